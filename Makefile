@@ -1,0 +1,39 @@
+# Quick start: `make demo` (train + sample + eval a small VAE) and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+TORCH   := torch==2.13.0
+DEMO    := runs/demo
+
+.PHONY: venv install dev demo test lint data clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is installed first, pinned, so that no other requirement can pull a CUDA build.
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e .
+
+dev: install
+	$(BIN)/pip install -q $(TORCH) -e ".[dev]"
+
+demo: install
+	$(BIN)/genlab train vae-digits --out $(DEMO) --overwrite
+	$(BIN)/genlab sample $(DEMO) -n 64 -o $(DEMO)/samples.png
+	$(BIN)/genlab eval $(DEMO)
+	@echo "demo outputs: $(DEMO)/samples.png $(DEMO)/loss.png $(DEMO)/eval.json"
+
+test: dev
+	$(BIN)/python -m pytest
+
+lint: dev
+	$(BIN)/ruff check src tests benchmarks
+
+# Fashion-MNIST for benchmarks (Debian package; tests never need it).
+data:
+	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

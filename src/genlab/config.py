@@ -1,0 +1,267 @@
+"""Typed run configuration: dataclasses loadable from YAML, overridable with `key=value`.
+
+A run config has five sections. `model` names a registered model class and carries that class's own
+`Config` dataclass, so every model option is typed and checked too:
+
+    model: {name: vae, latent_dim: 16}
+    data:  {name: digits, batch_size: 128}
+    optim: {default: {lr: 1e-3}, critic: {lr: 4e-4}}   # one optimizer per parameter group
+    train: {steps: 2000, seed: 0}
+    eval:  {importance_samples: 1000}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which dataset and how its values are turned into model inputs (see `genlab.data.pixels`)."""
+
+    name: str = "digits"
+    data_dir: str | None = None  # looked up before $GENLAB_DATA and the Debian location
+    batch_size: int = 128
+    pixels: str = "dequantize"  # images: dequantize | binarize | scale
+    range: str = "unit"  # images: unit -> [0, 1], symmetric -> [-1, 1]
+    logit_alpha: float | None = None  # images: model logit(alpha + (1 - 2 alpha) y) (RealNVP)
+    n_samples: int = 20000  # 2-D toys: size of the fixed training set
+    test_fraction: float = 0.2  # datasets without an official split (digits, toys, folders)
+    image_size: int | None = None  # image-folder: resize to this square size
+    grayscale: bool = False  # image-folder: convert to one channel
+
+
+@dataclass
+class OptimConfig:
+    """One optimizer (and its schedule, clipping and EMA) for one parameter group."""
+
+    name: str = "adam"  # adam | adamw | sgd | rmsprop
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    schedule: str = "constant"  # constant | warmup | cosine | piecewise
+    warmup_steps: int = 0
+    knots: dict[int, float] | None = None  # piecewise: {step: lr multiplier}, linear in between
+    min_lr_ratio: float = 0.0  # cosine: final lr / base lr
+    grad_clip: float | None = None  # max global gradient norm of the group
+    ema: float | None = None  # EMA decay of the group's weights (used for sampling/eval)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision; CUDA only)
+    grad_accum: int = 1  # micro-batches per optimizer step (batch is split)
+    log_every: int = 50
+    sample_every: int = 0  # 0: only at the end
+    eval_every: int = 0  # 0: never during training
+    ckpt_every: int = 500
+    keep_checkpoints: int = 2
+    n_samples: int = 64  # images in each sample grid
+    tensorboard: bool = False
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    n_test: int = 1000  # test examples used for likelihood metrics (0: all)
+    importance_samples: int = 1000  # K of the importance-sampled log-likelihood
+    batch_size: int = 100
+    seed: int = 1234
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    params: Any  # the model class's own Config dataclass instance
+
+
+@dataclass
+class Config:
+    model: ModelSpec
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: dict[str, OptimConfig] = field(default_factory=lambda: {"default": OptimConfig()})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def optim_for(self, group: str) -> OptimConfig:
+        return self.optim.get(group, self.optim["default"])
+
+    # ------------------------------------------------------------------ (de)serialisation
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Config:
+        from genlab.models import MODELS  # late import: models register themselves on import
+
+        raw = dict(raw)
+        _check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
+        model_raw = dict(raw.get("model") or {})
+        if "name" not in model_raw:
+            raise ConfigError(f"config needs model.name; choose one of: {', '.join(MODELS.names())}")
+        name = model_raw.pop("name")
+        model_cls = MODELS.get(str(name))
+        params = _build(model_cls.Config, model_raw, "model.")
+
+        optim_raw = dict(raw.get("optim") or {})
+        default_raw = dict(optim_raw.pop("default", None) or {})
+        optim = {"default": _build(OptimConfig, default_raw, "optim.default.")}
+        for group, group_raw in optim_raw.items():
+            if not isinstance(group_raw, dict):
+                raise ConfigError(f"optim.{group} must be a mapping of optimizer options")
+            optim[group] = _build(OptimConfig, {**default_raw, **group_raw}, f"optim.{group}.")
+        return cls(
+            model=ModelSpec(str(name), params),
+            data=_build(DataConfig, raw.get("data") or {}, "data."),
+            optim=optim,
+            train=_build(TrainConfig, raw.get("train") or {}, "train."),
+            eval=_build(EvalConfig, raw.get("eval") or {}, "eval."),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        model = {"name": self.model.name, **_plain(dataclasses.asdict(self.model.params))}
+        out: dict[str, Any] = {"model": model}
+        for key in ("data", "train", "eval"):
+            out[key] = _plain(dataclasses.asdict(getattr(self, key)))
+        out["optim"] = {g: _plain(dataclasses.asdict(o)) for g, o in self.optim.items()}
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load_config(source: str | Path, overrides: list[str] = ()) -> Config:
+    """Load a preset name or a YAML path, then apply `a.b.c=value` overrides."""
+    from genlab.presets import load_preset_dict
+
+    raw = load_preset_dict(str(source))
+    for item in overrides:
+        apply_override(raw, item)
+    return Config.from_dict(raw)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set `a.b.c=value` in a nested raw dict; the value is parsed as YAML, checked later."""
+    key, sep, value = item.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"bad override {item!r}: expected key=value, e.g. train.steps=500")
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"bad override {item!r}: {part!r} is not a section")
+        node = child
+    try:
+        node[leaf] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        node[leaf] = value
+
+
+# ---------------------------------------------------------------------- typed parsing
+def _check_keys(raw: dict[str, Any], valid: set[str], prefix: str) -> None:
+    unknown = sorted(set(raw) - valid)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]}; valid keys here: {', '.join(sorted(valid))}"
+        )
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.')} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    _check_keys(raw, fields, prefix)
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in raw.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML value to the annotated type, or raise a one-line ConfigError."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    if origin in (tuple, list):
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"bad value for {key}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"bad value for {key}: expected {len(args)} items, got {value!r}")
+            return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        return origin(_coerce(v, item, key) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"bad value for {key}: expected a mapping, got {value!r}")
+        kt, vt = args or (Any, Any)
+        return {_coerce(k, kt, key): _coerce(v, vt, key) for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"bad value for {key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"bad value for {key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ConfigError(f"bad value for {key}: expected an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"bad value for {key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value for {key}: expected a number, got {value!r}") from None
+    if tp is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"bad value for {key}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples -> lists, recursively, so the dict dumps as plain YAML/JSON."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj

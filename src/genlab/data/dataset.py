@@ -1,0 +1,52 @@
+"""The in-memory dataset record every loader returns, and the dataset registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genlab.registry import Registry
+
+
+@dataclass
+class Dataset:
+    """Train/test tensors plus what is needed to interpret them.
+
+    Images are stored as integer tensors (N, C, H, W) with `levels` discrete values; vector data
+    (2-D toys) as float tensors (N, D) with `levels=None`. `info` holds loader facts (e.g. a toy
+    mixture's centres and standard deviation, or the files read).
+    """
+
+    name: str
+    train: Tensor
+    test: Tensor
+    levels: int | None = None
+    train_labels: Tensor | None = None
+    test_labels: Tensor | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.levels is not None
+
+
+DatasetLoader = Callable[..., Dataset]
+DATASETS: Registry[DatasetLoader] = Registry("dataset")
+
+
+def split(x: Tensor, labels: Tensor | None, test_fraction: float, seed: int):
+    """Deterministic shuffled train/test split for data that ships without one."""
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_test = int(round(len(x) * test_fraction))
+    test, train = perm[:n_test], perm[n_test:]
+    if labels is None:
+        return x[train], x[test], None, None
+    return x[train], x[test], labels[train], labels[test]

@@ -1,0 +1,29 @@
+"""Exceptions genlab raises on purpose; the CLI turns them into one clear message."""
+
+
+class GenlabError(Exception):
+    """Base class: a problem the user can fix (bad config, missing data, diverged run)."""
+
+    exit_code = 1
+
+
+class ConfigError(GenlabError, ValueError):
+    """Unknown name, bad override or invalid config value (CLI exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(GenlabError):
+    """Missing, corrupt or wrongly shaped data."""
+
+
+class NonFiniteLossError(GenlabError):
+    """A loss became NaN/inf; training stopped and the last good checkpoint was kept."""
+
+    def __init__(self, step: int, names: list[str], checkpoint: str | None):
+        self.step, self.names, self.checkpoint = step, names, checkpoint
+        where = f"last good checkpoint: {checkpoint}" if checkpoint else "no checkpoint was saved yet"
+        super().__init__(
+            f"non-finite loss ({', '.join(names)}) at step {step}; training stopped ({where}). "
+            "Try a lower learning rate, gradient clipping or a warm-up."
+        )

@@ -1,0 +1,12 @@
+"""The model registry: config name -> `GenerativeModel` subclass."""
+
+from __future__ import annotations
+
+from genlab.models.protocol import GenerativeModel
+from genlab.registry import Registry
+
+MODELS: Registry[type[GenerativeModel]] = Registry("model")
+
+
+def build_model(name: str, params, shape: tuple[int, ...]) -> GenerativeModel:
+    return MODELS.get(name)(params, tuple(shape))

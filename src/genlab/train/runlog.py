@@ -1,0 +1,83 @@
+"""Run logging: metrics.jsonl (always), TensorBoard (optional), a terminal progress line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genlab.errors import ConfigError
+
+
+class MetricsLog:
+    """Appends one JSON object per record to RUN/metrics.jsonl; mirrors scalars to TensorBoard."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = False):
+        self.path = run_dir / "metrics.jsonl"
+        self._file = open(self.path, "a")
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ConfigError("train.tensorboard=true needs `pip install tensorboard`") from None
+            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, record["step"])
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Progress:
+    """One status line: step, steps/s, losses and ETA (redrawn on a terminal, else one per log)."""
+
+    def __init__(self, total: int, enabled: bool = True, stream=sys.stderr):
+        self.total, self.enabled, self.stream = total, enabled, stream
+        self.tty = stream.isatty()
+        self._t0, self._s0 = time.perf_counter(), None
+
+    def update(self, step: int, scalars: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self._s0 is None:
+            self._t0, self._s0 = now, step
+            rate = 0.0
+        else:
+            rate = (step - self._s0) / max(now - self._t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("nan")
+        shown = " ".join(f"{k}={v:.4g}" for k, v in list(scalars.items())[:4])
+        line = f"step {step}/{self.total} | {rate:.1f} it/s | ETA {_fmt(eta)} | {shown}"
+        if self.tty:
+            self.stream.write("\r" + line[:150].ljust(150))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+
+
+def _fmt(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}"
