@@ -48,9 +48,10 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 class Progress:
     """One status line: step, steps/s, losses and ETA (redrawn on a terminal, else one per log)."""
 
-    def __init__(self, total: int, enabled: bool = True, stream=sys.stderr):
-        self.total, self.enabled, self.stream = total, enabled, stream
-        self.tty = stream.isatty()
+    def __init__(self, total: int, enabled: bool = True, stream=None):
+        self.total, self.enabled = total, enabled
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self._t0, self._s0 = time.perf_counter(), None
 
     def update(self, step: int, scalars: dict[str, float]) -> None:

@@ -1,0 +1,59 @@
+import pytest
+
+from genlab.config import Config, OptimConfig, apply_override, load_config
+from genlab.errors import ConfigError
+from genlab.presets import preset_names
+
+
+def test_every_preset_loads():
+    names = preset_names()
+    assert "vae-digits" in names
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.train.steps > 0
+
+
+def test_overrides_are_typed_and_nested():
+    cfg = load_config("vae-digits", ["train.steps=7", "optim.default.lr=1e-3", "model.latent_dim=3",
+                                     "optim.model.betas=[0.5, 0.9]", "train.tensorboard=false"])
+    assert cfg.train.steps == 7 and cfg.model.params.latent_dim == 3
+    assert cfg.optim["default"].lr == pytest.approx(1e-3)  # YAML reads "1e-3" as a string
+    assert cfg.optim_for("model").betas == (0.5, 0.9)
+    assert cfg.optim_for("model").lr == pytest.approx(1e-3)  # group inherits the default
+
+
+def test_group_section_inherits_default():
+    cfg = Config.from_dict({"model": {"name": "vae"},
+                            "optim": {"default": {"lr": 0.5, "ema": 0.99}, "model": {"lr": 0.1}}})
+    assert cfg.optim["model"] == OptimConfig(lr=0.1, ema=0.99)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.steps=abc", "train.steps: expected an integer"),
+    ("train.stepz=3", "unknown config key train.stepz"),
+    ("model.latent=3", "unknown config key model.latent"),
+    ("model.name=nope", "unknown model 'nope'"),
+    ("data.batch_size=[1]", "expected an integer"),
+    ("noequals", "expected key=value"),
+])
+def test_bad_overrides_give_clear_errors(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_config("vae-digits", [override])
+
+
+def test_roundtrip_through_yaml(tmp_path):
+    cfg = load_config("vae-digits", ["optim.model.lr=0.01"])
+    path = tmp_path / "c.yaml"
+    path.write_text(cfg.to_yaml())
+    assert load_config(str(path)) == cfg
+
+
+def test_unknown_preset_lists_choices():
+    with pytest.raises(ConfigError, match="vae-digits"):
+        load_config("no-such-preset")
+
+
+def test_apply_override_creates_sections():
+    raw = {}
+    apply_override(raw, "optim.critic.lr=2e-4")
+    assert raw == {"optim": {"critic": {"lr": "2e-4"}}}

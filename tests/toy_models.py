@@ -1,0 +1,61 @@
+"""Tiny models registered for trainer tests (they show the protocol needs no trainer changes)."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from genlab.models import MODELS, GenerativeModel, Update
+
+
+@MODELS.register("test-mean")
+class MeanModel(GenerativeModel):
+    """Learns the data mean by least squares; deterministic, so accumulation is exactly checkable."""
+
+    @dataclass
+    class Config:
+        nan_at_step: int = -1  # emit a NaN loss from this step on
+
+    def __init__(self, cfg, shape):
+        super().__init__()
+        self.cfg = cfg
+        self.mu = nn.Parameter(torch.zeros(shape))
+        self.lin = nn.Linear(int(torch.tensor(shape).prod()), 1)
+
+    def train_step(self, x, ctx):
+        loss = ((x - self.mu) ** 2).flatten(1).sum(1).mean() + self.lin(x.flatten(1)).pow(2).mean()
+        if 0 <= self.cfg.nan_at_step <= ctx.step:
+            loss = loss * float("nan")
+        yield Update(("model",), loss, {"loss": loss})
+
+    def sample(self, n):
+        return self.mu.detach().expand(n, *self.mu.shape) + 0.1 * torch.randn(n, *self.mu.shape)
+
+
+@MODELS.register("test-two-groups")
+class TwoGroups(GenerativeModel):
+    """A 'critic' a and a 'generator' b updated in turn; b's loss reads a after a's update."""
+
+    @dataclass
+    class Config:
+        n_first: int = 2
+
+    def __init__(self, cfg, shape):
+        super().__init__()
+        self.cfg = cfg
+        self.a = nn.Parameter(torch.zeros(()))
+        self.b = nn.Parameter(torch.zeros(()))
+        self.seen: list[float] = []
+
+    def param_groups(self):
+        return {"first": [self.a], "second": [self.b]}
+
+    def train_step(self, x, ctx):
+        for _ in range(self.cfg.n_first):
+            yield Update(("first",), (self.a - 1 - self.b) ** 2, {"a": self.a})
+        self.seen.append(self.a.item())
+        # the loss also touches a; its gradient there must not leak into a's update
+        yield Update(("second",), (self.b - 2) ** 2 + self.a * self.b, {"b": self.b})
+
+    def sample(self, n):
+        return torch.zeros(n, 2)
