@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     items = list(args.config)
     source = items.pop(0) if items and "=" not in items[0] else None
     overrides = items + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
-    has_run = (out / "checkpoints").is_dir() or (out / "metrics.jsonl").is_file()
+    # Under torchrun only rank 0 inspects or cleans the folder (the others would race with it).
+    is_main = os.environ.get("RANK", "0") == "0"
+    has_run = is_main and ((out / "checkpoints").is_dir() or (out / "metrics.jsonl").is_file())
     if args.resume:
         if not (out / "config.yaml").is_file():
             raise ConfigError(f"--resume: {out} holds no genlab run (no config.yaml)")
@@ -74,10 +77,48 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inception(args: argparse.Namespace):
+    """The optional Inception network of --inception-weights (never downloaded)."""
+    if not args.inception_weights:
+        return None
+    from genlab.features.inception import load_inception
+
+    return load_inception(args.inception_weights)
+
+
+def _cmd_eval_samples(args: argparse.Namespace) -> int:
+    """`genlab eval --real DATASET --fake FOLDER_OR_NPZ`: samples produced by any tool."""
+    from genlab.config import DataConfig
+    from genlab.data import load_dataset
+    from genlab.data.samples import read_samples
+    from genlab.evaluate import json_safe
+    from genlab.sample_metrics import metrics_for_samples
+
+    if not (args.real and args.fake):
+        raise ConfigError("evaluating samples needs both --real DATASET and --fake FOLDER_OR_NPZ")
+    dataset = load_dataset(DataConfig(name=args.real, data_dir=args.data_dir))
+    grayscale = dataset.is_image and dataset.shape[0] == 1
+    fake = read_samples(args.fake, dataset.is_image, grayscale)
+    if args.n_samples:
+        fake = fake[: args.n_samples]
+    result = {"dataset": dataset.name, "fake": str(args.fake),
+              **json_safe(metrics_for_samples(fake, dataset, args.split, args.n_real,
+                                            _inception(args)))}
+    text = json.dumps(result, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from genlab.evaluate import evaluate
     from genlab.train.trainer import load_model
 
+    if args.run_dir is None or args.real or args.fake:
+        if args.run_dir is not None:
+            raise ConfigError("give either RUN_DIR or --real/--fake, not both")
+        return _cmd_eval_samples(args)
     model, cfg, dataset, pixels, ckpt = load_model(args.run_dir, args.device, not args.no_ema)
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
@@ -86,11 +127,35 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     device = next(model.parameters()).device
     result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(ckpt),
               "ema_weights": not args.no_ema,
-              **evaluate(model, dataset, pixels, cfg.eval, device)}
+              **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
+                         n_samples=args.n_samples, inception=_inception(args))}
     text = json.dumps(result, indent=2)
-    out = Path(args.run_dir) / "eval.json"
+    out = Path(args.output) if args.output else Path(args.run_dir) / "eval.json"
     out.write_text(text + "\n")
     print(text)
+    return 0
+
+
+def _cmd_features_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from genlab.config import DataConfig
+    from genlab.data import load_dataset
+    from genlab.features import Recipe, net_key, save_feature_net, train_feature_net
+    from genlab.features.store import user_dir
+    from genlab.features.train import DEFAULT_RECIPES
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = load_dataset(DataConfig(name=args.data, data_dir=args.data_dir))
+    base = DEFAULT_RECIPES.get(dataset.name, Recipe())
+    recipe = Recipe(epochs=args.epochs or base.epochs, batch_size=args.batch_size or base.batch_size,
+                    lr=args.lr or base.lr, seed=args.seed)
+    net, record = train_feature_net(dataset, recipe, log=True)
+    out = Path(args.out) if args.out else user_dir()
+    entry = save_feature_net(net, net_key(dataset.name, dataset.info.get("source")), record, out)
+    print(f"genlab: feature network {entry['id']} (test accuracy {entry['test_accuracy']:.4f}, "
+          f"sha256 {entry['sha256'][:16]}...) -> {out / entry['file']}")
     return 0
 
 
@@ -118,13 +183,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")
     s.set_defaults(func=_cmd_sample)
 
-    e = sub.add_parser("eval", help="evaluate a trained run; writes RUN_DIR/eval.json")
-    e.add_argument("run_dir")
+    e = sub.add_parser("eval", help="evaluate a trained run (writes RUN_DIR/eval.json), or samples "
+                       "from any tool with --real DATASET --fake FOLDER_OR_NPZ")
+    e.add_argument("run_dir", nargs="?")
+    e.add_argument("--real", metavar="DATASET", help="reference dataset for --fake samples")
+    e.add_argument("--fake", metavar="FOLDER_OR_NPZ",
+                   help="a folder of PNG/JPEG images or an .npz (uint8 0..255 or float in [0, 1])")
+    e.add_argument("--data-dir", help="folder holding the --real dataset files")
+    e.add_argument("--split", default="test", choices=("test", "train"),
+                   help="reference split for --fake samples")
+    e.add_argument("--n-real", type=int, help="reference images (default: the split, at most 10k)")
+    e.add_argument("--n-samples", type=int,
+                   help="fake samples (default: as many as reference images; 2500 for 2-D toys)")
+    e.add_argument("--no-samples", action="store_true", help="skip sample-based metrics")
+    e.add_argument("--inception-weights", metavar="PATH",
+                   help="FID Inception-v3 weights file you already have (pt_inception-2015-12-05-*.pth): "
+                        "adds FID (`fd_inception`) and KID/PRDC in Inception features; slow on CPU")
+    e.add_argument("-o", "--output", help="write the JSON here (default: RUN_DIR/eval.json)")
     e.add_argument("--n-test", type=int, help="test examples (0: all)")
     e.add_argument("--importance-samples", type=int, help="K for importance-sampled likelihoods")
     e.add_argument("--device", default="auto")
     e.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")
     e.set_defaults(func=_cmd_eval)
+
+    f = sub.add_parser("features", help="genlab's own image feature networks (for FD/KID/PRDC)")
+    fsub = f.add_subparsers(dest="features_command", required=True)
+    ft = fsub.add_parser("train", help="train the feature CNN of a labelled image dataset")
+    ft.add_argument("--data", required=True, help="dataset name (digits, fashion-mnist, mnist, ...)")
+    ft.add_argument("--data-dir", help="folder holding the dataset files")
+    ft.add_argument("--out", help="weights folder (default: $GENLAB_CACHE/features)")
+    ft.add_argument("--epochs", type=int, help="default: 3 (40 for digits)")
+    ft.add_argument("--batch-size", type=int)
+    ft.add_argument("--lr", type=float)
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--threads", type=int, help="torch CPU threads")
+    ft.set_defaults(func=_cmd_features_train)
     return p
 
 

@@ -1,4 +1,9 @@
-"""`genlab eval`: the metrics that apply to a trained model and its dataset, as one dict."""
+"""`genlab eval`: the metrics that apply to a trained model and its dataset, as one dict.
+
+Likelihood metrics come from the model's optional `likelihood_estimates`; sample-based metrics
+(feature-space FD/KID/PRDC for images, mode coverage and MMD for 2-D toys, see
+`genlab.sample_metrics`) use only `model.sample(n)`, so every family gets them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,17 @@ import torch
 
 from genlab.config import EvalConfig
 from genlab.data import Dataset, Pixels
+from genlab.features import FeatureNet
 from genlab.metrics.likelihood import bits_per_dim
 from genlab.models import GenerativeModel
+from genlab.sample_metrics import (
+    TOY_SAMPLES,
+    default_n_real,
+    draw,
+    feature_net_for,
+    metrics_for_samples,
+    model_images,
+)
 
 
 @torch.no_grad()
@@ -53,12 +67,50 @@ def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels 
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in out.items()}
 
 
+@torch.no_grad()
+def sample_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
+                   device: torch.device, n_samples: int | None = None,
+                   inception: FeatureNet | None = None) -> dict[str, Any]:
+    """Sample-based metrics of `model.sample`, drawn with the fixed evaluation seed.
+
+    Images: n_samples (default: as many as reference images, at most 10k) against the test split
+    in the dataset's feature-network space (and Inception's, if given); toys: 2500 samples
+    (VEEGAN/PacGAN protocol).
+    """
+    if dataset.is_image and pixels is None:
+        raise ValueError("image datasets need their Pixels transform")
+    if dataset.is_image and feature_net_for(dataset) is None and inception is None:
+        return {"skipped": f"no feature network for {dataset.name}; run "
+                           f"`genlab features train --data {dataset.name}`"}
+    n_real = default_n_real(dataset) if dataset.is_image else None
+    n = n_samples or n_real or TOY_SAMPLES
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        samples = draw(model.sample, n, max(cfg.batch_size, 500))
+    if not torch.isfinite(samples).all():
+        return {"skipped": "the model produced NaN or inf samples", "n_fake": n}
+    if dataset.is_image:
+        samples = model_images(samples, pixels)
+    return metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
+
+
 def evaluate(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
-             device: torch.device) -> dict[str, Any]:
-    """Every metric that applies; families with more (sample-based) metrics extend this dict."""
+             device: torch.device, samples: bool = True, n_samples: int | None = None,
+             inception: FeatureNet | None = None) -> dict[str, Any]:
+    """Every metric that applies: likelihoods (if the model has any) and sample metrics."""
     was_training = model.training
     model.eval()
     try:
-        return {"likelihood": likelihood_metrics(model, dataset, pixels, cfg, device)}
+        out = {"likelihood": likelihood_metrics(model, dataset, pixels, cfg, device)}
+        if samples:
+            out["samples"] = json_safe(sample_metrics(model, dataset, pixels, cfg, device, n_samples,
+                                                    inception))
+        return out
     finally:
         model.train(was_training)
+
+
+def json_safe(d: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe: non-finite floats become strings ('inf'), recursively."""
+    return {k: json_safe(v) if isinstance(v, dict)
+            else (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in d.items()}

@@ -1,5 +1,28 @@
-"""Evaluation metrics (likelihood metrics here; sample-based metrics join them)."""
+"""Evaluation metrics: likelihoods, sample-based feature-space metrics and 2-D toy metrics."""
 
+from genlab.metrics.frechet import (
+    FeatureStats,
+    frechet_distance,
+    frechet_distance_features,
+    frechet_distance_stats,
+)
+from genlab.metrics.kid import kernel_distance, polynomial_mmd2
 from genlab.metrics.likelihood import bits_per_dim, importance_sampled_log_likelihood
+from genlab.metrics.prdc import knn_radii, prdc
+from genlab.metrics.toy2d import mixture_log_likelihood, mmd_rbf, mode_coverage
 
-__all__ = ["bits_per_dim", "importance_sampled_log_likelihood"]
+__all__ = [
+    "FeatureStats",
+    "bits_per_dim",
+    "frechet_distance",
+    "frechet_distance_features",
+    "frechet_distance_stats",
+    "importance_sampled_log_likelihood",
+    "kernel_distance",
+    "knn_radii",
+    "mixture_log_likelihood",
+    "mmd_rbf",
+    "mode_coverage",
+    "polynomial_mmd2",
+    "prdc",
+]
