@@ -26,7 +26,7 @@ demo: install
 	@echo "demo outputs: $(DEMO)/samples.png $(DEMO)/loss.png $(DEMO)/eval.json"
 
 test: dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
