@@ -12,31 +12,36 @@ from genlab.errors import ConfigError
 
 
 class MetricsLog:
-    """Appends one JSON object per record to RUN/metrics.jsonl; mirrors scalars to TensorBoard."""
+    """Appends one JSON object per record to RUN/metrics.jsonl; mirrors scalars to TensorBoard.
+
+    The file is opened per record (records come every `log_every` steps), so a log stays usable
+    after `close()` and a crash never leaves a buffered, unwritten line.
+    """
 
     def __init__(self, run_dir: Path, tensorboard: bool = False):
-        self.path = run_dir / "metrics.jsonl"
-        self._file = open(self.path, "a")
+        self.run_dir, self.path, self.tensorboard = run_dir, run_dir / "metrics.jsonl", tensorboard
         self._tb = None
         if tensorboard:
             try:
-                from torch.utils.tensorboard import SummaryWriter
+                import torch.utils.tensorboard  # noqa: F401
             except ImportError:
                 raise ConfigError("train.tensorboard=true needs `pip install tensorboard`") from None
-            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        if self._tb is not None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tensorboard:
+            if self._tb is None:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
             for k, v in record.items():
                 if k != "step" and isinstance(v, (int, float)):
                     self._tb.add_scalar(k, v, record["step"])
 
     def close(self) -> None:
-        self._file.close()
         if self._tb is not None:
             self._tb.close()
+            self._tb = None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
