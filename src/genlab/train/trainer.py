@@ -263,8 +263,8 @@ class Trainer:
         with self._side_rng(), self.ema_weights():
             result = evaluate(self.model, self.dataset, self.pixels, self.cfg.eval, self.device)
         if self.log:
-            flat = {f"eval/{k}": v for k, v in result.get("likelihood", {}).items()
-                    if isinstance(v, float)}
+            flat = {f"eval/{k}": v for section in result.values() if isinstance(section, dict)
+                    for k, v in section.items() if isinstance(v, (int, float))}
             self.log.write({"step": self.step, **flat})
         return result
 
