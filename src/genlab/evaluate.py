@@ -64,7 +64,7 @@ def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels 
         out["nats_are"] = ("log-density of the model inputs (before the dequantization correction); "
                            "bits_per_dim include it" if pixels.mode != "binarize"
                            else "log-probability of the binarized image")
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in out.items()}
+    return json_safe(out)
 
 
 @torch.no_grad()
