@@ -162,15 +162,21 @@ def test_crash_during_save_keeps_previous_checkpoint(tmp_path):
 
 def test_sigkill_at_random_moments_never_corrupts(tmp_path):
     run = tmp_path / "run"
-    for delay in (1.5, 2.0, 2.5):
-        proc = child(tmp_path, run, steps=100000, ckpt_every=1, wait=False, resume=run.exists())
-        time.sleep(delay)
+    steps = []
+    for delay in (0.05, 0.2, 0.45):
+        before = latest_checkpoint(run / "checkpoints")
+        proc = child(tmp_path, run, steps=100000, ckpt_every=1, wait=False, resume=before is not None)
+        deadline = time.time() + 120  # wait until this process is writing checkpoints ...
+        while latest_checkpoint(run / "checkpoints") == before and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(delay)  # ... then kill it at an arbitrary moment (saves happen every step)
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        assert proc.wait() == -signal.SIGKILL  # it was still training, not dead of an error
         ckpt = latest_checkpoint(run / "checkpoints")
-        if ckpt is not None:
-            weights, state = load_checkpoint(ckpt)
-            assert state["step"] >= 1 and weights
+        weights, state = load_checkpoint(ckpt)
+        assert weights and state["step"] == int(ckpt.name.split("-")[1])
+        steps.append(state["step"])
+    assert steps == sorted(steps) and steps[0] >= 1  # each run resumed and went on
 
 
 def test_periodic_evaluation_is_logged(tmp_path):

@@ -25,6 +25,7 @@ from genlab.sample_metrics import (
     metrics_for_samples,
     model_images,
 )
+from genlab.train.rng import isolated_rng
 
 
 @torch.no_grad()
@@ -37,8 +38,7 @@ def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels 
     x_all = dataset.test if cfg.n_test <= 0 else dataset.test[: cfg.n_test]
     sums: dict[str, float] = {}
     bpd_sums: dict[str, float] = {}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with isolated_rng(cfg.seed, device):
         for start in range(0, len(x_all), cfg.batch_size):
             x = x_all[start : start + cfg.batch_size].to(device)
             if pixels is not None:
@@ -84,8 +84,7 @@ def sample_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | No
                            f"`genlab features train --data {dataset.name}`"}
     n_real = default_n_real(dataset) if dataset.is_image else None
     n = n_samples or n_real or TOY_SAMPLES
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg.seed)
+    with isolated_rng(cfg.seed, device):
         samples = draw(model.sample, n, max(cfg.batch_size, 500))
     if not torch.isfinite(samples).all():
         return {"skipped": "the model produced NaN or inf samples", "n_fake": n}

@@ -83,6 +83,13 @@ class FlowModel(GenerativeModel):
     def build(self) -> MultiScaleFlow:
         raise NotImplementedError
 
+    def vector_flow(self, layers: Callable[[int], list[Bijection]], learn_top: bool) -> MultiScaleFlow:
+        """One stage of `layers(d)` on flat d-dimensional inputs, no splits."""
+        (d,) = self.flow_shape
+        if d < 2:
+            raise ConfigError(f"{type(self).__name__} needs at least 2 dimensions, got {d}")
+        return MultiScaleFlow([FlowSequence(layers(d))], [], Prior(d, learn_top), self.flow_shape)
+
     def net_fn(self, image: bool | None = None) -> Callable[[int, int], nn.Module]:
         """Coupling-network factory (conv for images, MLP for vectors) with the model's widths."""
         image = self.image if image is None else image
@@ -158,15 +165,11 @@ class NICE(FlowModel):
     def build(self) -> MultiScaleFlow:
         if self.cfg.couplings < 1:
             raise ConfigError("model.couplings must be >= 1")
-        (d,) = self.flow_shape
-        if d < 2:
-            raise ConfigError(f"NICE needs at least 2 dimensions, got {d}")
-        layers: list[Bijection] = [
-            AdditiveCoupling(d, self.net_fn(), mask=parity_mask(d, i % 2))
-            for i in range(self.cfg.couplings)
-        ]
-        layers.append(ScaleLayer((d,)))
-        return MultiScaleFlow([FlowSequence(layers)], [], Prior(d, learn=False), self.flow_shape)
+        return self.vector_flow(lambda d: [
+            *(AdditiveCoupling(d, self.net_fn(), mask=parity_mask(d, i % 2))
+              for i in range(self.cfg.couplings)),
+            ScaleLayer((d,)),
+        ], learn_top=False)
 
 
 # ====================================================================== RealNVP
@@ -194,12 +197,9 @@ class RealNVP(FlowModel):
         if cfg.couplings < 1 or cfg.levels < 1:
             raise ConfigError("model.couplings and model.levels must be >= 1")
         if not self.image:
-            (d,) = self.flow_shape
-            if d < 2:
-                raise ConfigError(f"RealNVP needs at least 2 dimensions, got {d}")
-            layers = [b for i in range(2 * cfg.couplings)
-                      for b in self._coupling(d, parity_mask(d, i % 2), False, False)]
-            return MultiScaleFlow([FlowSequence(layers)], [], Prior(d, cfg.learn_top), self.flow_shape)
+            return self.vector_flow(lambda d: [b for i in range(2 * cfg.couplings)
+                                               for b in self._coupling(d, parity_mask(d, i % 2), False,
+                                                                       False)], cfg.learn_top)
         self._check_image_size(cfg.levels - 1)
         c, h, w = self.shape
         stages, splits = [], []
@@ -257,11 +257,8 @@ class Glow(FlowModel):
         if cfg.steps < 1 or cfg.levels < 1:
             raise ConfigError("model.steps and model.levels must be >= 1")
         if not self.image:
-            (d,) = self.flow_shape
-            if d < 2:
-                raise ConfigError(f"Glow needs at least 2 dimensions, got {d}")
-            layers = [b for _ in range(cfg.steps) for b in self._step(d)]
-            return MultiScaleFlow([FlowSequence(layers)], [], Prior(d, cfg.learn_top), self.flow_shape)
+            return self.vector_flow(lambda d: [b for _ in range(cfg.steps) for b in self._step(d)],
+                                    cfg.learn_top)
         self._check_image_size(cfg.levels)
         c = self.shape[0]
         stages, splits = [], []

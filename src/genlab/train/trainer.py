@@ -25,6 +25,7 @@ from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_che
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.optim import build_optimizer, build_scheduler
+from genlab.train.rng import isolated_rng, rng_state, set_rng_state
 from genlab.train.runlog import MetricsLog, Progress, read_metrics
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -248,7 +249,7 @@ class Trainer:
             return None
         from genlab.viz import save_samples
 
-        with self._side_rng(), self.ema_weights():
+        with isolated_rng(self.cfg.eval.seed, self.device), self.ema_weights():
             self.model.eval()
             samples = self.model.sample(self.cfg.train.n_samples)
             self.model.train()
@@ -260,7 +261,7 @@ class Trainer:
             return {}
         from genlab.evaluate import evaluate
 
-        with self._side_rng(), self.ema_weights():
+        with isolated_rng(self.cfg.eval.seed, self.device), self.ema_weights():
             result = evaluate(self.model, self.dataset, self.pixels, self.cfg.eval, self.device)
         if self.log:
             flat = {f"eval/{k}": v for section in result.values() if isinstance(section, dict)
@@ -268,16 +269,9 @@ class Trainer:
             self.log.write({"step": self.step, **flat})
         return result
 
-    @contextlib.contextmanager
-    def _side_rng(self):
-        """Sampling and evaluation must not consume the training random stream (exact resume)."""
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.cfg.eval.seed)
-            yield
-
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> Path | None:
-        rng = self.dist.gather(_rng_state(self.device))  # collective: every rank calls it
+        rng = self.dist.gather(rng_state(self.device))  # collective: every rank calls it
         if not self.dist.is_main:
             return None
         state = {
@@ -311,22 +305,9 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.stream.load_state_dict(state["stream"])
         rng = state["rng"]
-        _set_rng_state(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0], self.device)
+        set_rng_state(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0], self.device)
         self.step = int(state["step"])
         self.last_checkpoint = path
-
-
-def _rng_state(device: torch.device) -> dict[str, Tensor]:
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict[str, Tensor], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"].cpu())
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
 def load_model(run_dir: str | Path, device: str = "auto", use_ema: bool = True):
