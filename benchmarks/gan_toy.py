@@ -5,11 +5,14 @@ through genlab's real Trainer, for each seed, then draws samples and scores them
 VEEGAN/PacGAN mode-coverage protocol (`genlab.metrics.toy2d.mode_coverage`, 3 std): modes
 captured, fraction of high-quality samples, reverse KL over modes; plus training steps/s.
 
-    python benchmarks/gan_toy.py                 # the full protocol (hours on a CPU)
+    python benchmarks/gan_toy.py --jobs 2        # the full grid, two single-thread workers
     python benchmarks/gan_toy.py --quick         # a reduced budget: see QUICK below
     python benchmarks/gan_toy.py --objectives wasserstein --constraints gp --datasets 25gaussians
 
-Prints a table (mean over seeds, with the protocol) and writes benchmarks/results/gan_toy.json.
+Each finished run is appended to benchmarks/results/gan_toy.runs.jsonl together with its
+protocol, so an interrupted grid resumes where it stopped (runs of another protocol are ignored;
+--fresh starts over). Prints one objective x constraint matrix per dataset (mean modes / mean HQ %
+over seeds) and writes benchmarks/results/gan_toy.json.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import statistics
 import tempfile
 import time
@@ -50,10 +54,11 @@ CONSTRAINTS = {
     "gran": {"grad_norm": "gran"},
 }
 DATASETS = ("8gaussians", "25gaussians")
-FULL = {"steps": 5000, "seeds": 3, "hidden": 512, "batch": 256, "n_critic": 5, "lr": 1e-4}
-QUICK = {"steps": 250, "seeds": 1, "hidden": 64, "batch": 64, "n_critic": 5, "lr": 2e-4,
+FULL = {"steps": 800, "seeds": 3, "hidden": 64, "batch": 64, "n_critic": 5, "lr": 5e-4}
+QUICK = {"steps": 250, "seeds": 1, "hidden": 64, "batch": 64, "n_critic": 5, "lr": 5e-4,
          "objectives": ["minimax", "nonsaturating", "hinge", "least_squares", "wasserstein",
                         "fgan-kl"]}
+PROTOCOL_KEYS = ("steps", "hidden", "batch", "n_critic", "lr", "n_eval")
 
 
 def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -> dict:
@@ -87,26 +92,39 @@ def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -
     if error is None and torch.isfinite(samples).all():
         out.update(mode_coverage(samples, info["centers"], info["std"], threshold=3.0))
     else:
-        out.update({"modes": 0, "high_quality": 0.0, "reverse_kl": float("inf"),
-                    "n_modes": len(info["centers"])})
+        out.update({"modes": 0, "high_quality": 0.0, "reverse_kl": None, "n_modes": len(info["centers"])})
+    if out["reverse_kl"] is not None and not math.isfinite(out["reverse_kl"]):
+        out["reverse_kl"] = None  # JSON has no inf
     return out
+
+
+def _worker(job: tuple) -> dict:
+    torch.set_num_threads(1)
+    dataset, objective, constraint, seed, p = job
+    return {"protocol": {k: p[k] for k in PROTOCOL_KEYS}, **run_one(dataset, objective, constraint, seed, p)}
 
 
 def summarise(runs: list[dict]) -> list[dict]:
     rows: dict[tuple, list[dict]] = {}
     for r in runs:
         rows.setdefault((r["dataset"], r["objective"], r["constraint"]), []).append(r)
-    table = []
-    for (dataset, objective, constraint), rs in rows.items():
-        table.append({
-            "dataset": dataset, "objective": objective, "constraint": constraint, "seeds": len(rs),
-            "modes": statistics.mean(r["modes"] for r in rs), "n_modes": rs[0]["n_modes"],
-            "modes_min": min(r["modes"] for r in rs),
-            "high_quality": statistics.mean(r["high_quality"] for r in rs),
-            "steps_per_s": statistics.mean(r["steps_per_s"] for r in rs),
-            "errors": sum(r["error"] is not None for r in rs),
-        })
-    return table
+    return [{"dataset": dataset, "objective": objective, "constraint": constraint, "seeds": len(rs),
+             "modes": statistics.mean(r["modes"] for r in rs), "n_modes": rs[0]["n_modes"],
+             "modes_min": min(r["modes"] for r in rs),
+             "high_quality": statistics.mean(r["high_quality"] for r in rs),
+             "steps_per_s": statistics.mean(r["steps_per_s"] for r in rs),
+             "errors": sum(r["error"] is not None for r in rs)}
+            for (dataset, objective, constraint), rs in rows.items()]
+
+
+def print_matrix(title: str, cells: dict[tuple[str, str], str], objectives: list[str],
+                 constraints: list[str]) -> None:
+    """One markdown table: a row per objective, a column per constraint."""
+    print(f"\n{title}")
+    print("| objective | " + " | ".join(constraints) + " |")
+    print("|---|" + "---:|" * len(constraints))
+    for o in objectives:
+        print(f"| {o} | " + " | ".join(cells.get((o, c), "") for c in constraints) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--constraints", help=f"comma list of {', '.join(CONSTRAINTS)}")
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--n-eval", type=int, default=2500, help="samples scored per run")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="parallel worker processes, one thread each")
+    ap.add_argument("--fresh", action="store_true", help="ignore runs already in the run log")
+    ap.add_argument("--shard", default="0/1", help="I/N: run only every N-th missing run from the I-th "
+                    "(split the grid over invocations that share the run log)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gan_toy.json"))
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
 
     p = dict(QUICK if args.quick else FULL)
     for key in ("steps", "seeds", "hidden", "batch", "n_critic", "lr"):
@@ -144,33 +164,56 @@ def main(argv: list[str] | None = None) -> int:
     protocol = (f"protocol: MLP G/D 3x{p['hidden']} ReLU, 2-D N(0, I) noise, {p['steps']} generator "
                 f"steps, {p['n_critic']} critic steps per generator step, batch {p['batch']} per step, "
                 f"Adam(lr {p['lr']}, betas 0.5, 0.9), seeds 0..{p['seeds'] - 1}, {p['n_eval']} samples "
-                f"scored at 3 std; GP/FD weight 0.1, R1 0.1, clip 0.01; steps/s on "
-                f"{args.threads} CPU thread(s), whole Trainer step incl. logging")
+                f"scored at 3 std; GP/FD weight 0.1, R1 0.1, clip 0.01; steps/s of one single-thread "
+                f"worker, whole Trainer step incl. logging")
     print(protocol, flush=True)
-    runs = []
-    for dataset in datasets:
-        for objective in objectives:
-            for constraint in constraints:
-                for seed in range(p["seeds"]):
-                    r = run_one(dataset, objective, constraint, seed, p)
-                    runs.append(r)
-                    print(f"  {dataset:12s} {objective:20s} {constraint:13s} seed {seed}: "
-                          f"{r['modes']}/{r['n_modes']} modes, {100 * r['high_quality']:.1f}% HQ, "
-                          f"{r['steps_per_s']:.1f} steps/s{' ' + r['error'] if r['error'] else ''}",
-                          flush=True)
+
+    out = Path(args.out)
+    log = out.with_suffix(".runs.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    key = {k: p[k] for k in PROTOCOL_KEYS}
+    done: dict[tuple, dict] = {}
+    if log.exists() and not args.fresh:
+        for line in log.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("protocol") == key:
+                done[(r["dataset"], r["objective"], r["constraint"], r["seed"])] = r
+    wanted = [(d, o, c, s) for d in datasets for o in objectives for c in constraints
+              for s in range(p["seeds"])]
+    shard, n_shards = (int(v) for v in args.shard.split("/"))
+    todo = [(*w, p) for w in wanted if w not in done]
+    print(f"{len(wanted) - len(todo)} of {len(wanted)} runs already in {log}", flush=True)
+    todo = todo[shard::n_shards]
+
+    with log.open("w" if args.fresh else "a") as f, \
+            multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+        for r in pool.imap_unordered(_worker, todo):
+            f.write(json.dumps(r) + "\n")
+            f.flush()
+            done[(r["dataset"], r["objective"], r["constraint"], r["seed"])] = r
+            print(f"  {r['dataset']:12s} {r['objective']:20s} {r['constraint']:13s} seed {r['seed']}: "
+                  f"{r['modes']}/{r['n_modes']} modes, {100 * r['high_quality']:.1f}% HQ, "
+                  f"{r['steps_per_s']:.1f} steps/s{' ' + r['error'] if r['error'] else ''}", flush=True)
+
+    missing = [w for w in wanted if w not in done]
+    if missing:
+        print(f"{len(missing)} runs of the grid are not in {log} yet (other shards?); no table")
+        return 0
+    runs = [done[w] for w in wanted]
     table = summarise(runs)
     print(f"\n{protocol}")
-    print(f"{'dataset':12s} {'objective':20s} {'constraint':13s} {'modes':>11s} {'min':>4s} "
-          f"{'HQ %':>6s} {'steps/s':>8s}")
+    for dataset in datasets:
+        rows = [t for t in table if t["dataset"] == dataset]
+        print_matrix(f"{dataset}: mean modes captured (of {rows[0]['n_modes']}) / mean % high-quality "
+                     "samples over seeds; * = a seed diverged",
+                     {(t["objective"], t["constraint"]): f"{t['modes']:.1f} / {100 * t['high_quality']:.0f}"
+                      f"{'*' if t['errors'] else ''}" for t in rows}, objectives, constraints)
+    rates: dict[tuple[str, str], list[float]] = {}
     for t in table:
-        print(f"{t['dataset']:12s} {t['objective']:20s} {t['constraint']:13s} "
-              f"{t['modes']:5.1f}/{t['n_modes']:<5d} {t['modes_min']:4d} {100 * t['high_quality']:6.1f} "
-              f"{t['steps_per_s']:8.1f}{'  (' + str(t['errors']) + ' diverged)' if t['errors'] else ''}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    finite = [{k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in r.items()}
-              for r in runs]  # JSON has no inf/NaN
-    out.write_text(json.dumps({"protocol": protocol, "params": p, "table": table, "runs": finite},
+        rates.setdefault((t["objective"], t["constraint"]), []).append(t["steps_per_s"])
+    print_matrix("generator steps/s (mean over datasets and seeds)",
+                 {k: f"{statistics.mean(v):.0f}" for k, v in rates.items()}, objectives, constraints)
+    out.write_text(json.dumps({"protocol": protocol, "params": p, "table": table, "runs": runs},
                               indent=1) + "\n")
     print(f"wrote {out}")
     return 0
