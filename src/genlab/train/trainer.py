@@ -329,8 +329,8 @@ def load_model(run_dir: str | Path, device: str = "auto", use_ema: bool = True):
     if use_ema:
         groups = model.param_groups()
         with torch.no_grad():
-            for g, shadow in state["ema"].items():
-                for p, s in zip(groups[g], shadow):
+            for g, ema in state["ema"].items():
+                for p, s in zip(groups[g], ema["shadow"]):
                     p.copy_(s)
     model.eval()
     return model, cfg, dataset, pixels_for(dataset, cfg.data), path
