@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {method}: {steps} steps in {elapsed:.0f} s, FD {fd:.2f}", flush=True)
 
     protocol = (f"protocol: Fashion-MNIST 28x28 in [-1, 1], DCGAN nets {NETS}, batch {args.batch} per "
-                f"step, ~{args.seconds:.0f} s CPU per method ({args.threads} thread(s)), EMA 0.999 "
+                f"step, ~{args.seconds:.0f} s per method on {args.threads} thread(s) (step count calibrated "
+                f"by a 5-step probe), EMA 0.999 "
                 f"generator, FD over {args.n_eval} samples vs {args.n_eval} test images in the "
                 f"{feature_net.entry.get('id', 'fashion')} feature space (sha256 {feature_net.sha256[:12]})")
     print(protocol)

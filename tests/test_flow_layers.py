@@ -98,7 +98,7 @@ def test_split_density_is_change_of_variables(prior):
                        x[i].flatten())
         std_normal = torch.distributions.Normal(0.0, 1.0).log_prob(eps[i].float()).sum()
         expected = std_normal + torch.linalg.slogdet(jac)[1].float()
-        assert abs(float(log_p[i].detach()) - float(expected)) < 1e-4
+        assert abs(float(log_p[i].detach()) - float(expected.detach())) < 1e-4
 
 
 def test_zero_initialised_couplings_start_as_identity():
