@@ -83,14 +83,17 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
         activation=lambda v: -torch.exp(v),
         fused_conjugate=lambda v: -1 - v,
     ),
-    FDivergence(  # D = int (p - q)^2 / q
+    # D = int (p - q)^2 / q. The paper's linear activation, with f and g = t^2/4 + t taken on all of
+    # R (g then bounds the conjugate over u > 0 from above, so the bound stays valid). The blog maps
+    # onto f'(R+) = (-2, inf) with e^v - 2, whose g(T(v)) = e^{2v}/4 - 1 overflowed in toy runs.
+    FDivergence(
         "pearson_chi2",
         f=lambda u: (u - 1).square(),
         f_prime=lambda u: 2 * (u - 1),
         conjugate=lambda t: t.square() / 4 + t,
-        t_range=(-2.0, math.inf),
-        activation=lambda v: torch.exp(v) - 2,
-        fused_conjugate=lambda v: torch.exp(2 * v) / 4 - 1,
+        t_range=(-math.inf, math.inf),
+        activation=lambda v: v,
+        fused_conjugate=lambda v: v.square() / 4 + v,
     ),
     FDivergence(  # D = int (q - p)^2 / p
         "neyman_chi2",
