@@ -6,9 +6,10 @@ arXiv:1606.00709, eq. 4-6; https://kexue.fm/archives/6016):
 
     D_f(P||Q) = sup_T E_p[T(x)] - E_q[g(T(x))],   attained at T*(x) = f'(p(x)/q(x)).
 
-A critic outputs an unconstrained v; the activation T(v) maps it into the range of f' and the critic
-loss uses the *fused* g(T(v)) written without overflow-prone compositions (e.g. softplus(v) rather
-than -log(1 - sigmoid(v))). Entries are defined by f, not by name: the two chi-square rows are
+A critic outputs an unconstrained v; the activation T(v) maps it into the conjugate's domain (the
+range of f', or all of R for Pearson chi2, as in the paper) and the critic loss uses the *fused*
+g(T(v)) written without overflow-prone compositions (e.g. softplus(v) rather than
+-log(1 - sigmoid(v))). Entries are defined by f, not by name: the two chi-square rows are
 named as in the f-GAN paper (the blog swaps the labels). Jensen-Shannon uses the scaling whose
 D_f is exactly JSD(P, Q) = 1/2 KL(P||M) + 1/2 KL(Q||M) (half the paper's row).
 """
