@@ -61,6 +61,11 @@ QUICK = {"steps": 250, "seeds": 1, "hidden": 64, "batch": 64, "n_critic": 5, "lr
 PROTOCOL_KEYS = ("steps", "hidden", "batch", "n_critic", "lr", "n_eval")
 
 
+def protocol_key(p: dict) -> dict:
+    """The settings a logged run must share to be reused (seeds and the grid's extent excluded)."""
+    return {k: p[k] for k in PROTOCOL_KEYS}
+
+
 def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -> dict:
     """Train one combination for p['steps'] generator steps; score p['n_eval'] samples."""
     raw = {
@@ -92,8 +97,8 @@ def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -
     if error is None and torch.isfinite(samples).all():
         out.update(mode_coverage(samples, info["centers"], info["std"], threshold=3.0))
     else:
-        out.update({"modes": 0, "high_quality": 0.0, "reverse_kl": None, "n_modes": len(info["centers"])})
-    if out["reverse_kl"] is not None and not math.isfinite(out["reverse_kl"]):
+        out.update({"modes": 0, "high_quality": 0.0, "reverse_kl": math.inf, "n_modes": len(info["centers"])})
+    if not math.isfinite(out["reverse_kl"]):
         out["reverse_kl"] = None  # JSON has no inf
     return out
 
@@ -101,7 +106,7 @@ def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -
 def _worker(job: tuple) -> dict:
     torch.set_num_threads(1)
     dataset, objective, constraint, seed, p = job
-    return {"protocol": {k: p[k] for k in PROTOCOL_KEYS}, **run_one(dataset, objective, constraint, seed, p)}
+    return {"protocol": protocol_key(p), **run_one(dataset, objective, constraint, seed, p)}
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     log = out.with_suffix(".runs.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
-    key = {k: p[k] for k in PROTOCOL_KEYS}
+    key = protocol_key(p)
     done: dict[tuple, dict] = {}
     if log.exists() and not args.fresh:
         for line in log.read_text().splitlines():

@@ -197,9 +197,11 @@ class RealNVP(FlowModel):
         if cfg.couplings < 1 or cfg.levels < 1:
             raise ConfigError("model.couplings and model.levels must be >= 1")
         if not self.image:
-            return self.vector_flow(lambda d: [b for i in range(2 * cfg.couplings)
-                                               for b in self._coupling(d, parity_mask(d, i % 2), False,
-                                                                       False)], cfg.learn_top)
+            def layers(d: int) -> list[Bijection]:
+                return [b for i in range(2 * cfg.couplings)
+                        for b in self._coupling(d, parity_mask(d, i % 2), flip=False, image=False)]
+
+            return self.vector_flow(layers, cfg.learn_top)
         self._check_image_size(cfg.levels - 1)
         c, h, w = self.shape
         stages, splits = [], []

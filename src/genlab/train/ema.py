@@ -27,7 +27,7 @@ class EMA:
     @torch.no_grad()
     def update(self) -> None:
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
+        torch._foreach_lerp_(self.shadow, self.params, 1.0 - d)  # under no_grad: no detach needed
         self.updates += 1
 
     @contextmanager
