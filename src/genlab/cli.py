@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from genlab.errors import ConfigError, GenlabError
+from genlab.errors import ConfigError, GenlabError, TrainingInterrupted
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -52,13 +52,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 shutil.rmtree(out / name, ignore_errors=True)
             for name in ("metrics.jsonl", "eval.json", "loss.png"):
                 (out / name).unlink(missing_ok=True)
-    trainer = Trainer(cfg, out, resume=args.resume)
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        return 130
-    if trainer.dist.is_main:
-        print(f"genlab: trained {cfg.model.name} for {trainer.step} steps -> {out}")
+    with Trainer(cfg, out, resume=args.resume) as trainer:
+        try:
+            trainer.fit()
+        except TrainingInterrupted as stop:
+            if trainer.dist.is_main:
+                print(f"\ngenlab: {stop}", file=sys.stderr)
+            return stop.exit_code
+        except KeyboardInterrupt:
+            return 130
+        if trainer.dist.is_main:
+            print(f"genlab: trained {cfg.model.name} for {trainer.step} steps -> {out}")
     return 0
 
 

@@ -27,3 +27,20 @@ class NonFiniteLossError(GenlabError):
             f"non-finite loss ({', '.join(names)}) at step {step}; training stopped ({where}). "
             "Try a lower learning rate, gradient clipping or a warm-up."
         )
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT/SIGTERM at a step boundary, after saving a checkpoint.
+
+    A KeyboardInterrupt, so code that stops on Ctrl-C still does; `exit_code` is the shell's
+    128 + signal number (130 for Ctrl-C, 143 for SIGTERM).
+    """
+
+    def __init__(self, step: int, signum: int, checkpoint: str | None):
+        import signal
+
+        self.step, self.signum, self.checkpoint = step, signum, checkpoint
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} at step {step}: checkpoint {checkpoint} saved; "
+                         "continue with --resume")

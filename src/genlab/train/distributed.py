@@ -5,10 +5,23 @@ run several updates of different parameter groups (a GAN's critic and generator 
 `train_step`. So genlab does what DDP's reducer does, explicitly, once per update: broadcast rank
 0's weights at the start, and average each update's gradients across ranks (one flat all-reduce)
 before the optimizer step. Every rank then applies the same update and the replicas stay identical.
+
+Teardown matters. If a process reaches interpreter finalisation with the gloo group alive, a gloo
+worker thread may still be releasing the last collective's buffers; their Python objects need the
+GIL, the finalising interpreter ends that thread, and the process aborts (SIGABRT, "terminate
+called without an active exception"; pytorch/pytorch#190489). So the group genlab creates is
+destroyed, which joins those threads, by `close()`: `Trainer.close()` calls it and an `atexit`
+hook covers every other way out (exceptions, the NaN guard, interrupts).
+
+Destroying is only effective if nothing else holds the group. Some torch modules bind
+`group.WORLD` as a default argument when first imported (`torch.distributed.nn.functional`,
+pulled in by `torch._dynamo`, which the first `torch.optim` optimizer imports); imported after
+the group exists, they keep it alive forever. So they are imported before it is created.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -22,6 +35,8 @@ class DistEnv:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # genlab created the process group, so genlab destroys it
+    _control: object = None  # a CPU (gloo) group for small control messages when NCCL runs the rest
 
     @property
     def enabled(self) -> bool:
@@ -37,9 +52,23 @@ class DistEnv:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
-        if not dist.is_initialized():
+        owns = not dist.is_initialized()
+        if owns:
+            import torch._dynamo  # noqa: F401  (see the module docstring: before the group exists)
+
             dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        control = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else None
+        env = cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")),
+                  owns, control)
+        if owns:
+            atexit.register(env.close)
+        return env
+
+    def close(self) -> None:
+        """Destroy the process group genlab created (idempotent; a group the caller made is theirs)."""
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+        self.owns_group = False
 
     def broadcast_module(self, module: nn.Module) -> None:
         if self.enabled:
@@ -58,6 +87,14 @@ class DistEnv:
         for p, g in zip(params, grads):
             p.grad = flat[offset : offset + g.numel()].view_as(g)
             offset += g.numel()
+
+    def max_over_ranks(self, value: int) -> int:
+        """The largest of every rank's `value` (a CPU collective: no device sync per call)."""
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self._control)
+        return int(t)
 
     def gather(self, obj):
         """All ranks' `obj` as a list (on every rank)."""

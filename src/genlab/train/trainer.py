@@ -19,7 +19,7 @@ from torch import Tensor
 
 from genlab.config import Config
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
-from genlab.errors import ConfigError, NonFiniteLossError
+from genlab.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.models import GenerativeModel, StepContext, Update, build_model
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
@@ -27,6 +27,7 @@ from genlab.train.ema import EMA
 from genlab.train.optim import build_optimizer, build_scheduler
 from genlab.train.rng import isolated_rng, rng_state, set_rng_state
 from genlab.train.runlog import MetricsLog, Progress, read_metrics
+from genlab.train.signals import StopRequests
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -106,32 +107,41 @@ class Trainer:
 
     # ------------------------------------------------------------------ main loop
     def fit(self) -> dict[str, Any]:
-        """Train until cfg.train.steps; returns the last logged record."""
+        """Train until cfg.train.steps; returns the last logged record.
+
+        SIGINT/SIGTERM stop at the next step boundary with a checkpoint (`TrainingInterrupted`).
+        """
         t = self.cfg.train
         progress = Progress(t.steps, t.progress and self.dist.is_main)
         self.model.train()
         last: dict[str, Any] = {}
         try:
-            while self.step < t.steps:
-                self._train_step()
-                self.step += 1
-                s, end = self.step, self.step == t.steps
-                if s % t.log_every == 0 or end:
-                    last = self._flush()
-                    progress.update(s, {k: v for k, v in last.items()
-                                        if k != "step" and not k.startswith(("lr/", "steps_"))})
-                if (t.ckpt_every and s % t.ckpt_every == 0) or end:
-                    self._flush()
-                    self.save()
-                if (t.sample_every and s % t.sample_every == 0) or end:
-                    self.write_samples()
-                if t.eval_every and s % t.eval_every == 0:
-                    self.run_evaluation()
-        except KeyboardInterrupt:
-            self._flush()  # refuses to save diverged weights
-            self.save()
-            print(f"\ngenlab: interrupted at step {self.step}; checkpoint saved, "
-                  "continue with --resume")
+            with StopRequests() as stop:
+                while self.step < t.steps:
+                    self._train_step()
+                    self.step += 1
+                    s, end = self.step, self.step == t.steps
+                    if s % t.log_every == 0 or end:
+                        last = self._flush()
+                        progress.update(s, {k: v for k, v in last.items()
+                                            if k != "step" and not k.startswith(("lr/", "steps_"))})
+                    # Every rank learns of a signal any rank got, so all stop at this same step.
+                    signum = self.dist.max_over_ranks(stop.signum)
+                    if signum:
+                        self._flush()  # refuses to save diverged weights
+                        path = self.save()
+                        raise TrainingInterrupted(self.step, signum, str(path) if path else None)
+                    if (t.ckpt_every and s % t.ckpt_every == 0) or end:
+                        self._flush()
+                        self.save()
+                    if (t.sample_every and s % t.sample_every == 0) or end:
+                        self.write_samples()
+                    if t.eval_every and s % t.eval_every == 0:
+                        self.run_evaluation()
+        except KeyboardInterrupt as err:
+            if not isinstance(err, TrainingInterrupted) and self.dist.is_main:
+                print(f"\ngenlab: forced stop during step {self.step + 1}; last checkpoint kept: "
+                      f"{self.last_checkpoint}")
             raise
         finally:
             progress.close()
@@ -140,6 +150,16 @@ class Trainer:
             plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / "loss.png")
             self.log.close()
         return last
+
+    def close(self) -> None:
+        """Release what the trainer holds across processes (the process group genlab created)."""
+        self.dist.close()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _train_step(self) -> None:
         x = next(self.stream)
