@@ -1,0 +1,52 @@
+"""Heun's method on the gradient flow: a predictor-corrector optimizer with two gradients per step.
+
+https://kexue.fm/archives/5879 (the "intrusive" two-gradient optimizer; the article finds it overfits
+easily); the ODE view of https://kexue.fm/archives/5655.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from genlab.optim.wrapper import Closure
+
+
+class Heun(Optimizer):
+    """p~ = p - lr * g(p);  p <- p - lr/2 * (g(p) + g(p~)): second order in lr on dp/dt = -grad L.
+
+    `step(closure)` needs a closure, as LBFGS does, that zeroes the gradients, recomputes the loss and
+    calls `backward()`; it is evaluated at p and at p~ and the loss at p is returned. Afterwards
+    `.grad` holds g(p~). A parameter without a gradient at p~ is treated as having a zero one there.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 1e-2) -> None:
+        if not float(lr) >= 0.0:
+            raise ValueError(f"lr must be >= 0, got {lr!r}")
+        super().__init__(params, {"lr": lr})
+
+    def step(self, closure: Closure | None = None) -> Any:  # type: ignore[override]
+        if closure is None:
+            raise TypeError("Heun.step needs a closure that re-evaluates the loss and its gradients")
+        with torch.enable_grad():
+            loss = closure()
+        first: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]] = []
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.clone()
+                    first.append((p, p.detach().clone(), g, group["lr"]))
+                    p.add_(g, alpha=-group["lr"])
+        with torch.enable_grad():
+            closure()
+        with torch.no_grad():
+            for p, old, g, lr in first:
+                if p.grad is not None:
+                    g.add_(p.grad)
+                p.copy_(old.add_(g, alpha=-0.5 * lr))
+        return loss

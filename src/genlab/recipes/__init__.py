@@ -1,0 +1,10 @@
+"""Recipes: the blog's other systems as small, self-contained and tested modules (one idea per file).
+
+Each runs as ``python -m genlab.recipes.<name>`` and prints its headline check in a few seconds:
+`gillespie` (exact stochastic simulation of reaction systems, https://kexue.fm/archives/5607),
+`stirling` (the asymptotic Stirling series for log Gamma(x + 1), https://kexue.fm/archives/3731),
+`ellipses` (two congruent ellipses bent and glued into a closed solid, https://kexue.fm/archives/6818),
+`linear_autoencoder` (a linear autoencoder trained by gradient descent recovers truncated SVD,
+https://kexue.fm/archives/4208) and `trie` (a prefix tree over token ids with constrained greedy / beam
+decoding, https://kexue.fm/archives/8802). They are not imported here, so each loads on its own.
+"""
