@@ -6,7 +6,7 @@ time-per-step / log-likelihood comparison against `normflows` on an identical Gl
 
 Every image model is trained by genlab's own Trainer from its preset, only `train.steps` changed
 (cosine schedule and warm-up are rescaled to the shorter run), then evaluated with
-`genlab.evaluate.likelihood_metrics` (bits/dim via `genlab.metrics.bits_per_dim`, the one
+`genlab.eval.evaluate.likelihood_metrics` (bits/dim via `genlab.eval.metrics.bits_per_dim`, the one
 convention). Writes benchmarks/results/flows.json and sample grids benchmarks/results/flows-*.png.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from genlab.config import load_config
-from genlab.evaluate import likelihood_metrics
+from genlab.eval.evaluate import likelihood_metrics
 from genlab.train import Trainer
 
 RESULTS = Path(__file__).parent / "results"

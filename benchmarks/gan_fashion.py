@@ -3,7 +3,7 @@ Lipschitz constraints WC / GP / SN / GN with the same DCGAN nets (not run in CI)
 
 Each method trains through genlab's Trainer for about `--seconds` of CPU time (the step count is
 calibrated from a short timed run), then `--n-eval` samples from the EMA generator are embedded
-with genlab's shipped Fashion-MNIST feature CNN (`genlab.features`) and compared with the same
+with genlab's shipped Fashion-MNIST feature CNN (`genlab.eval.features`) and compared with the same
 number of test images (FD, lower is better). Objectives follow the papers: Wasserstein with 5
 critic steps for weight clipping (arXiv:1701.07875), GP (arXiv:1704.00028) and SN (as in
 https://kexue.fm/archives/6051); non-saturating BCE with 1 critic step for GN (arXiv:2109.02235).
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from genlab.config import Config
-from genlab.errors import GenlabError
+from genlab.core.errors import GenlabError
 from genlab.train import Trainer
 
 NETS = {"net": "dcgan", "hidden": 32, "latent_dim": 64, "generator_norm": "batch",
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        from genlab.features import reference, require_feature_net
-        from genlab.features.net import extract_features
-        from genlab.metrics import frechet_distance_features
+        from genlab.eval.features import reference, require_feature_net
+        from genlab.eval.features.net import extract_features
+        from genlab.eval.metrics import frechet_distance_features
         feature_net = require_feature_net("fashion-mnist")
     except (ImportError, GenlabError) as err:
         print(f"gan_fashion: genlab's Fashion-MNIST feature network is missing ({err}); "

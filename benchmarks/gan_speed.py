@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from genlab.models import StepContext
-from genlab.models.gan import GAN
+from genlab.models.gan.model import GAN
 
 SETUPS = {
     "dcgan": {"shape": (1, 28, 28), "cfg": {"net": "dcgan", "hidden": 32, "latent_dim": 64,

@@ -2,7 +2,7 @@
 
 Every combination trains the same MLP generator/critic for a fixed number of generator steps
 through genlab's real Trainer, for each seed, then draws samples and scores them with the
-VEEGAN/PacGAN mode-coverage protocol (`genlab.metrics.toy2d.mode_coverage`, 3 std): modes
+VEEGAN/PacGAN mode-coverage protocol (`genlab.eval.metrics.toy2d.mode_coverage`, 3 std): modes
 captured, fraction of high-quality samples, reverse KL over modes; plus training steps/s.
 
     python benchmarks/gan_toy.py --jobs 2        # the full grid, two single-thread workers
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from genlab.config import Config
-from genlab.metrics.toy2d import mode_coverage
+from genlab.eval.metrics.toy2d import mode_coverage
 from genlab.train import Trainer
 
 OBJECTIVES = {

@@ -22,15 +22,15 @@ import torch
 import torch.nn.functional as F
 
 from genlab.config import DataConfig
+from genlab.core.errors import DataError
 from genlab.data import load_dataset
-from genlab.errors import DataError
-from genlab.features import extract_features, require_feature_net
-from genlab.features.store import SHIPPED_DIR, read_manifest
-from genlab.features.train import unit_images
-from genlab.metrics.frechet import FeatureStats, frechet_distance_stats
-from genlab.metrics.kid import kernel_distance
-from genlab.metrics.prdc import prdc
-from genlab.sample_metrics import quantize
+from genlab.eval.features import extract_features, require_feature_net
+from genlab.eval.features.store import SHIPPED_DIR, read_manifest
+from genlab.eval.features.train import unit_images
+from genlab.eval.metrics.frechet import FeatureStats, frechet_distance_stats
+from genlab.eval.metrics.kid import kernel_distance
+from genlab.eval.metrics.prdc import prdc
+from genlab.eval.samples import quantize
 
 OUT = Path(__file__).parent / "results" / "metrics_reference.json"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from genlab.config import Config, OptimConfig, apply_override, load_config
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 from genlab.presets import preset_names
 
 

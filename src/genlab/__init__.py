@@ -1,7 +1,7 @@
 """genlab: deep generative models behind one interface, one trainer and one offline metric suite."""
 
 from genlab.config import Config, load_config
-from genlab.errors import ConfigError, DataError, GenlabError, NonFiniteLossError
+from genlab.core.errors import ConfigError, DataError, GenlabError, NonFiniteLossError
 from genlab.models import MODELS, GenerativeModel, StepContext, Update
 
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from genlab.errors import ConfigError, GenlabError, TrainingInterrupted
+from genlab.core.errors import ConfigError, GenlabError, TrainingInterrupted
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def _inception(args: argparse.Namespace):
     """The optional Inception network of --inception-weights (never downloaded)."""
     if not args.inception_weights:
         return None
-    from genlab.features.inception import load_inception
+    from genlab.eval.features.inception import load_inception
 
     return load_inception(args.inception_weights)
 
@@ -95,8 +95,8 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
     from genlab.config import DataConfig
     from genlab.data import load_dataset
     from genlab.data.samples import read_samples
-    from genlab.evaluate import json_safe
-    from genlab.sample_metrics import metrics_for_samples
+    from genlab.eval.evaluate import json_safe
+    from genlab.eval.samples import metrics_for_samples
 
     if not (args.real and args.fake):
         raise ConfigError("evaluating samples needs both --real DATASET and --fake FOLDER_OR_NPZ")
@@ -116,7 +116,7 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from genlab.evaluate import evaluate
+    from genlab.eval.evaluate import evaluate
     from genlab.train.trainer import load_model
 
     if args.run_dir is None or args.real or args.fake:
@@ -145,9 +145,9 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
 
     from genlab.config import DataConfig
     from genlab.data import load_dataset
-    from genlab.features import Recipe, net_key, save_feature_net, train_feature_net
-    from genlab.features.store import user_dir
-    from genlab.features.train import DEFAULT_RECIPES
+    from genlab.eval.features import Recipe, net_key, save_feature_net, train_feature_net
+    from genlab.eval.features.store import user_dir
+    from genlab.eval.features.train import DEFAULT_RECIPES
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 
 @dataclass

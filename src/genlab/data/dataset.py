@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genlab.registry import Registry
+from genlab.core.registry import Registry
 
 
 @dataclass

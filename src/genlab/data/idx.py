@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.core.errors import DataError
 from genlab.data.dataset import DATASETS, Dataset
-from genlab.errors import DataError
 
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 FILES = {

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from genlab.core.errors import DataError
 from genlab.data.dataset import DATASETS, Dataset, split
-from genlab.errors import DataError
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 

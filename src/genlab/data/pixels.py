@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 MODES = ("dequantize", "binarize", "scale")
 RANGES = ("unit", "symmetric")

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genlab.core.errors import DataError
 from genlab.data.image_folder import read_images
-from genlab.errors import DataError
 
 NPZ_KEYS = ("samples", "images", "x")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 
 class BatchStream:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from genlab.models.protocol import GenerativeModel
-from genlab.registry import Registry
+from genlab.core.protocol import GenerativeModel
+from genlab.core.registry import Registry
 
 MODELS: Registry[type[GenerativeModel]] = Registry("model")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 PRESET_DIR = Path(__file__).parent
 

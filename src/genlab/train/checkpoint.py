@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genlab.errors import DataError
+from genlab.core.errors import DataError
 
 WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "latest"
 

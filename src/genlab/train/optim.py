@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from genlab.config import OptimConfig
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "warmup", "cosine", "piecewise")

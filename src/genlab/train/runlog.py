@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genlab.errors import ConfigError
+from genlab.core.errors import ConfigError
 
 
 class MetricsLog:

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 
 from genlab.config import Config
+from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
-from genlab.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.models import GenerativeModel, StepContext, Update, build_model
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
@@ -279,7 +279,7 @@ class Trainer:
     def run_evaluation(self) -> dict[str, Any]:
         if not self.dist.is_main:
             return {}
-        from genlab.evaluate import evaluate
+        from genlab.eval.evaluate import evaluate
 
         with isolated_rng(self.cfg.eval.seed, self.device), self.ema_weights():
             result = evaluate(self.model, self.dataset, self.pixels, self.cfg.eval, self.device)
@@ -333,7 +333,7 @@ class Trainer:
 def load_model(run_dir: str | Path, device: str = "auto", use_ema: bool = True):
     """(model, cfg, dataset, pixels, checkpoint path) of a finished or running run, for eval."""
     from genlab.config import Config
-    from genlab.errors import DataError
+    from genlab.core.errors import DataError
 
     run_dir = Path(run_dir)
     path = latest_checkpoint(run_dir / "checkpoints")

@@ -1,0 +1,1 @@
+"""Offline evaluation: `evaluate()`, the metrics, and genlab's own feature networks."""

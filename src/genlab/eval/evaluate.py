@@ -1,0 +1,115 @@
+"""`genlab eval`: the metrics that apply to a trained model and its dataset, as one dict.
+
+Likelihood metrics come from the model's optional `likelihood_estimates`; sample-based metrics
+(feature-space FD/KID/PRDC for images, mode coverage and MMD for 2-D toys, see
+`genlab.eval.samples`) use only `model.sample(n)`, so every family gets them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from genlab.config import EvalConfig
+from genlab.data import Dataset, Pixels
+from genlab.eval.features import FeatureNet
+from genlab.eval.metrics.likelihood import bits_per_dim
+from genlab.eval.samples import (
+    TOY_SAMPLES,
+    default_n_real,
+    draw,
+    feature_net_for,
+    metrics_for_samples,
+    model_images,
+)
+from genlab.models import GenerativeModel
+from genlab.train.rng import isolated_rng
+
+
+@torch.no_grad()
+def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None,
+                       cfg: EvalConfig, device: torch.device) -> dict[str, Any]:
+    """Mean test log-likelihood estimates in nats and bits/dim (if the model has any).
+
+    Test images are dequantized once with a fixed seed, so every estimate sees the same inputs.
+    """
+    x_all = dataset.test if cfg.n_test <= 0 else dataset.test[: cfg.n_test]
+    sums: dict[str, float] = {}
+    bpd_sums: dict[str, float] = {}
+    with isolated_rng(cfg.seed, device):
+        for start in range(0, len(x_all), cfg.batch_size):
+            x = x_all[start : start + cfg.batch_size].to(device)
+            if pixels is not None:
+                x = pixels(x)
+            for name, ll in model.likelihood_estimates(x, cfg.importance_samples).items():
+                ll = ll.double()
+                sums[name] = sums.get(name, 0.0) + ll.sum().item()
+                if pixels is None or pixels.gives_likelihood:
+                    bpd_sums[name] = bpd_sums.get(name, 0.0) + bits_per_dim(ll, x, pixels).sum().item()
+    if not sums:
+        return {}
+    n = len(x_all)
+    out: dict[str, Any] = {"n_test": n, "split": "test", "seed": cfg.seed}
+    if model.uses_importance_sampling:
+        out["importance_samples"] = cfg.importance_samples
+    for name, s in sums.items():
+        out[f"{name}_nats"] = s / n
+        if name in bpd_sums:
+            out[f"{name}_bits_per_dim"] = bpd_sums[name] / n
+    if pixels is not None:
+        out["pixels"] = {"levels": pixels.levels, "mode": pixels.mode, "range": pixels.range,
+                         "logit_alpha": pixels.logit_alpha}
+        out["nats_are"] = ("log-density of the model inputs (before the dequantization correction); "
+                           "bits_per_dim include it" if pixels.mode != "binarize"
+                           else "log-probability of the binarized image")
+    return json_safe(out)
+
+
+@torch.no_grad()
+def sample_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
+                   device: torch.device, n_samples: int | None = None,
+                   inception: FeatureNet | None = None) -> dict[str, Any]:
+    """Sample-based metrics of `model.sample`, drawn with the fixed evaluation seed.
+
+    Images: n_samples (default: as many as reference images, at most 10k) against the test split
+    in the dataset's feature-network space (and Inception's, if given); toys: 2500 samples
+    (VEEGAN/PacGAN protocol).
+    """
+    if dataset.is_image and pixels is None:
+        raise ValueError("image datasets need their Pixels transform")
+    if dataset.is_image and feature_net_for(dataset) is None and inception is None:
+        return {"skipped": f"no feature network for {dataset.name}; run "
+                           f"`genlab features train --data {dataset.name}`"}
+    n_real = default_n_real(dataset) if dataset.is_image else None
+    n = n_samples or n_real or TOY_SAMPLES
+    with isolated_rng(cfg.seed, device):
+        samples = draw(model.sample, n, max(cfg.batch_size, 500))
+    if not torch.isfinite(samples).all():
+        return {"skipped": "the model produced NaN or inf samples", "n_fake": n}
+    if dataset.is_image:
+        samples = model_images(samples, pixels)
+    return metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
+
+
+def evaluate(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
+             device: torch.device, samples: bool = True, n_samples: int | None = None,
+             inception: FeatureNet | None = None) -> dict[str, Any]:
+    """Every metric that applies: likelihoods (if the model has any) and sample metrics."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = {"likelihood": likelihood_metrics(model, dataset, pixels, cfg, device)}
+        if samples:
+            out["samples"] = json_safe(sample_metrics(model, dataset, pixels, cfg, device, n_samples,
+                                                    inception))
+        return out
+    finally:
+        model.train(was_training)
+
+
+def json_safe(d: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe: non-finite floats become strings ('inf'), recursively."""
+    return {k: json_safe(v) if isinstance(v, dict)
+            else (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in d.items()}

@@ -1,0 +1,40 @@
+"""Fixed channel permutations: NICE's reversal and RealNVP's random shuffle.
+
+Stacked couplings must change which coordinates are transformed, or half of them never change
+(NICE, arXiv:1410.8516, sec. 3.2). A permutation has |det| = 1, so log-det 0. Glow (arXiv:1807.03039,
+fig. 3) found reverse < shuffle < learned 1x1 convolution in final likelihood.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genlab.core.errors import ConfigError
+from genlab.models.flow.base import Bijection, check_channels
+
+KINDS = ("reverse", "shuffle")
+
+
+class Permute(Bijection):
+    """Permute the channel (or feature) dimension; `shuffle` draws the order from `seed`."""
+
+    def __init__(self, channels: int, kind: str = "reverse", seed: int = 0):
+        super().__init__()
+        if kind not in KINDS:
+            raise ConfigError(f"unknown permutation {kind!r}; choose one of: {', '.join(KINDS)}")
+        self.channels = channels
+        if kind == "reverse":
+            perm = torch.arange(channels - 1, -1, -1)
+        else:
+            perm = torch.randperm(channels, generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        check_channels(x, self.channels, "Permute")
+        return x[:, self.perm], x.new_zeros(x.shape[0]).float()
+
+    def inverse(self, y: Tensor) -> Tensor:
+        check_channels(y, self.channels, "Permute")
+        return y[:, self.inv_perm]

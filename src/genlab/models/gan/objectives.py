@@ -1,0 +1,138 @@
+"""GAN objectives as small (critic loss, generator loss) pairs over critic scores.
+
+One convention throughout genlab: the critic scores real data HIGH. Scores are the critic's raw
+outputs (logits for the BCE-based losses), shape (B,); every loss is a batch mean. Several reference
+codes (e.g. https://kexue.fm/archives/4439) use the opposite sign: swap real/fake scores' signs to
+convert.
+
+All critic losses are *separable*, L_D = mean f(real) + mean g(fake), which is what single-loss
+training (`genlab.models.gan.single_loss`) needs.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from genlab.core.errors import ConfigError
+from genlab.models.gan.fdivergence import DIVERGENCES, FDivergence, get_divergence
+
+
+class Objective(Protocol):
+    """What the GAN model needs from an objective."""
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor: ...
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor: ...
+
+
+class Minimax:
+    """Original GAN (Goodfellow et al. 2014, arXiv:1406.2661, eq. 1) on logits s = D(x).
+
+    Critic: BCE, -log sigmoid(s_real) - log(1 - sigmoid(s_fake)) = softplus(-s_real) + softplus(s_fake).
+    Generator (saturating): minimise log(1 - sigmoid(s_fake)) = -softplus(s_fake).
+    """
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return -F.softplus(fake_scores).mean()
+
+
+class NonSaturating(Minimax):
+    """The -log D trick of arXiv:1406.2661 (sec. 3): generator minimises softplus(-s_fake)."""
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return F.softplus(-fake_scores).mean()
+
+
+class Hinge:
+    """Hinge loss (Lim & Ye 2017, arXiv:1705.02894; Miyato et al. 2018, arXiv:1802.05957 eq. 16-17).
+
+    Critic: relu(1 - s_real) + relu(1 + s_fake); generator: -s_fake.
+    """
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return -fake_scores.mean()
+
+
+class LeastSquares:
+    """LSGAN with 0-1 targets (Mao et al. 2017, arXiv:1611.04076, eq. 2 with a=0, b=c=1).
+
+    Critic: 1/2 (s_real - 1)^2 + 1/2 s_fake^2; generator: 1/2 (s_fake - 1)^2.
+    """
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return 0.5 * (real_scores - 1).square().mean() + 0.5 * fake_scores.square().mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return 0.5 * (fake_scores - 1).square().mean()
+
+
+class Wasserstein:
+    """WGAN (Arjovsky et al. 2017, arXiv:1701.07875; kexue.fm/archives/4439).
+
+    Critic: mean s_fake - mean s_real (needs a Lipschitz constraint); generator: -mean s_fake.
+    """
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return fake_scores.mean() - real_scores.mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        return -fake_scores.mean()
+
+
+class FGAN:
+    """f-GAN (Nowozin et al. 2016, arXiv:1606.00709, eq. 6; kexue.fm/archives/6016).
+
+    The critic maximises E_p[T(v)] - E_q[g(T(v))] with v the raw score, T the divergence's output
+    activation and g its convex conjugate; the fused g(T(v)) is used for stability. Generator:
+    `alt` maximises E_q[T(v)] (the paper's practical choice, = non-saturating for the GAN
+    divergence); `minimax` minimises the critic's objective, i.e. -E_q[g(T(v))].
+    """
+
+    GENERATOR_LOSSES = ("alt", "minimax")
+
+    def __init__(self, divergence: str | FDivergence, generator: str = "alt"):
+        self.div = get_divergence(divergence) if isinstance(divergence, str) else divergence
+        if generator not in self.GENERATOR_LOSSES:
+            raise ConfigError(f"unknown f-GAN generator loss {generator!r}; "
+                              f"choose one of: {', '.join(self.GENERATOR_LOSSES)}")
+        self.generator = generator
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return -self.div.activation(real_scores).mean() + self.div.fused_conjugate(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        if self.generator == "alt":
+            return -self.div.activation(fake_scores).mean()
+        return -self.div.fused_conjugate(fake_scores).mean()
+
+
+OBJECTIVES = {
+    "minimax": Minimax,
+    "nonsaturating": NonSaturating,
+    "hinge": Hinge,
+    "least_squares": LeastSquares,
+    "wasserstein": Wasserstein,
+    "fgan": FGAN,
+}
+
+
+def build_objective(name: str, divergence: str = "kl", fgan_generator: str = "alt") -> Objective:
+    """The objective called `name` (one of `OBJECTIVES`); `divergence` is used by `fgan` only."""
+    if name not in OBJECTIVES:
+        raise ConfigError(f"unknown GAN objective {name!r}; choose one of: {', '.join(OBJECTIVES)}")
+    if name == "fgan":
+        return FGAN(divergence, fgan_generator)
+    return OBJECTIVES[name]()
+
+
+__all__ = ["DIVERGENCES", "FGAN", "OBJECTIVES", "Hinge", "LeastSquares", "Minimax", "NonSaturating",
+           "Objective", "Wasserstein", "build_objective"]

@@ -1,0 +1,98 @@
+"""Lipschitz penalties and weight clipping for a critic (real scored high; see objectives.py).
+
+* gradient penalty on random real/fake interpolates, two-sided (Gulrajani et al. 2017,
+  arXiv:1704.00028, eq. 3) or one-sided (penalise only norms above 1; Petzka et al. 2018,
+  arXiv:1709.08894; https://kexue.fm/archives/4439 and /6051);
+* the gradient-free finite-difference variant of https://kexue.fm/archives/4439: the slope
+  |D(y1) - D(y2)| / ||y1 - y2|| between two points on the same real-fake segment;
+* R1 on real data (Mescheder et al. 2018, arXiv:1801.04406, eq. 9);
+* weight clipping (Arjovsky et al. 2017, arXiv:1701.07875, Algorithm 1).
+
+Norms are per example over all non-batch dimensions. The penalties take the critic *inputs*
+detached: they constrain the critic, never move the generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.core.errors import ConfigError
+
+Critic = Callable[[Tensor], Tensor]
+MODES = ("two_sided", "one_sided")
+_TINY = 1e-12  # inside square roots: keeps the norm differentiable where the gradient vanishes
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"unknown penalty mode {mode!r}; choose one of: {', '.join(MODES)}")
+
+
+def _per_example(x: Tensor, like: Tensor) -> Tensor:
+    """Broadcastable (B, 1, ..., 1) view of a per-example vector."""
+    return x.view(-1, *([1] * (like.ndim - 1)))
+
+
+def input_gradient_norm(critic: Critic, x: Tensor) -> Tensor:
+    """Per-example ||grad_x critic(x)||, differentiable w.r.t. the critic (double backprop)."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return (g.flatten(1).square().sum(1) + _TINY).sqrt()
+
+
+def _deviation(value: Tensor, mode: str, power: float) -> Tensor:
+    """mean |value - 1|^power (two-sided) or mean relu(value - 1)^power (one-sided)."""
+    _check_mode(mode)
+    dev = (value - 1).abs() if mode == "two_sided" else F.relu(value - 1)
+    return dev.pow(power).mean()
+
+
+def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, mode: str = "two_sided",
+                     power: float = 2.0) -> Tensor:
+    """E (||grad D(x_hat)|| - 1)^2 with x_hat = eps real + (1 - eps) fake, eps ~ U[0, 1] per example.
+
+    `one_sided` penalises only norms above 1; `power=1` with `one_sided` is the unsquared hinge of
+    Su's reference code. Multiply by the weight (lambda = 10 in the WGAN-GP paper) yourself.
+    """
+    real, fake = real.detach(), fake.detach()
+    eps = _per_example(torch.rand(real.shape[0], device=real.device, dtype=real.dtype), real)
+    return _deviation(input_gradient_norm(critic, eps * real + (1 - eps) * fake), mode, power)
+
+
+def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
+    """R1 = 1/2 E_real ||grad_x D(x)||^2 (the weight is gamma of arXiv:1801.04406 eq. 9)."""
+    return 0.5 * input_gradient_norm(critic, real).square().mean()
+
+
+def finite_difference_ratio(critic: Critic, y1: Tensor, y2: Tensor) -> Tensor:
+    """Per-example slope |D(y1) - D(y2)| / ||y1 - y2||: a gradient-free Lipschitz estimate."""
+    diff = (critic(y1) - critic(y2)).flatten().abs()
+    dist = ((y1 - y2).flatten(1).square().sum(1) + _TINY).sqrt()
+    return diff / dist
+
+
+def finite_difference_penalty(critic: Critic, real: Tensor, fake: Tensor, mode: str = "two_sided",
+                              power: float = 2.0) -> Tensor:
+    """E (r - 1)^2 (or one-sided) for r the slope between two random points y1, y2 on each
+    real-fake segment (https://kexue.fm/archives/4439, "gradient-free" penalty)."""
+    real, fake = real.detach(), fake.detach()
+    b = real.shape[0]
+    e1, e2 = (_per_example(torch.rand(b, device=real.device, dtype=real.dtype), real) for _ in "12")
+    y1, y2 = e1 * real + (1 - e1) * fake, e2 * real + (1 - e2) * fake
+    return _deviation(finite_difference_ratio(critic, y1, y2), mode, power)
+
+
+@torch.no_grad()
+def clip_weights_(module: nn.Module, c: float) -> None:
+    """Clamp every parameter of `module` to [-c, c] in place (WGAN weight clipping)."""
+    for p in module.parameters():
+        p.clamp_(-c, c)
+
+
+__all__ = ["MODES", "clip_weights_", "finite_difference_penalty", "finite_difference_ratio",
+           "gradient_penalty", "input_gradient_norm", "r1_penalty"]

@@ -1,0 +1,135 @@
+"""GAN training modes: single-loss == alternating gradients, update schedule, VI anchor, clipping."""
+
+import pytest
+import torch
+
+from genlab.core.errors import ConfigError
+from genlab.models import StepContext
+from genlab.models.gan.model import GAN
+from genlab.models.gan.nets import build_nets
+
+CONFIGS = {
+    "hinge": {"objective": "hinge"},
+    "wgan-gp": {"objective": "wasserstein", "penalty": "gp"},
+    "ns-gn": {"objective": "nonsaturating", "grad_norm": "gn"},
+    "fgan-js-fd-r1": {"objective": "fgan", "divergence": "jensen_shannon", "penalty": "fd",
+                      "r1_weight": 0.5},
+    "ls-bn-generator": {"objective": "least_squares", "generator_norm": "batch"},
+}
+
+
+def tiny_gan(**kw) -> GAN:
+    torch.manual_seed(0)
+    cfg = GAN.Config(**{"latent_dim": 3, "hidden": 16, "depth": 2, **kw})
+    return GAN(cfg, (2,)).double()
+
+
+def grads(loss, params):
+    return torch.autograd.grad(loss, params, retain_graph=True)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("weight", [1.0, 0.3])
+def test_single_loss_gradients_equal_alternating(name, weight):
+    model = tiny_gan(mode="single_loss", single_loss_weight=weight, **CONFIGS[name])
+    g_params, d_params = model.param_groups()["generator"], model.param_groups()["critic"]
+    x = torch.randn(16, 2, dtype=torch.float64)
+    z = torch.randn(16, 3, dtype=torch.float64)
+
+    torch.manual_seed(1)  # same penalty noise in both formulations
+    single, _ = model.single_loss_objective(x, z)
+    s_d, s_g = grads(single, d_params), grads(single, g_params)
+
+    torch.manual_seed(1)
+    critic_loss, _ = model.critic_objective(x, model.generator(z).detach())
+    a_d = grads(critic_loss, d_params)
+    gen_loss, _ = model.generator_objective(model.generator(z))
+    a_g = grads(gen_loss, g_params)
+
+    for s, a in zip(s_d, a_d):
+        assert torch.allclose(s, a, rtol=1e-9, atol=1e-12)
+    for s, a in zip(s_g, a_g):
+        assert torch.allclose(s, weight * a, rtol=1e-9, atol=1e-12)
+    # the stop-gradient matters: the naive sum (no sg, no cancelling term) gives other D gradients
+    torch.manual_seed(1)
+    naive = critic_loss + gen_loss
+    assert any(not torch.allclose(s, n) for s, n in zip(s_d, grads(naive, d_params)))
+
+
+def test_update_schedule_and_batch_split():
+    model = tiny_gan(objective="wasserstein", penalty="gp", n_critic=3, g_steps=2)
+    seen = []
+    steps = model.train_step(torch.randn(12, 2, dtype=torch.float64), StepContext(0))
+    for u in steps:
+        seen.append(u.groups)
+        assert u.loss.ndim == 0 and torch.isfinite(u.loss)
+        if u.groups == ("generator",):
+            # critic parameters are frozen while the generator loss is built ...
+            assert not any(p.requires_grad for p in model.critic.parameters())
+            u.loss.backward()
+            assert all(p.grad is None for p in model.critic.parameters())
+    # ... and trainable again afterwards
+    assert all(p.requires_grad for p in model.critic.parameters())
+    assert seen == [("critic",)] * 3 + [("generator",)] * 2
+    single = tiny_gan(mode="single_loss")
+    (u,) = list(single.train_step(torch.randn(8, 2, dtype=torch.float64), StepContext(0)))
+    assert u.groups == ("critic", "generator")
+    with pytest.raises(ConfigError, match="n_critic"):
+        list(tiny_gan(n_critic=5).train_step(torch.randn(4, 2, dtype=torch.float64), StepContext(0)))
+
+
+def test_vi_anchor_is_pre_update_output_and_fixed():
+    model = tiny_gan(objective="nonsaturating", vi_weight=2.0, g_steps=3)
+    z = torch.randn(4, 3, dtype=torch.float64)
+    model.latents = lambda n: z[:n]  # fixed noise so the anchor is known
+    anchor = model.generator(z).detach().clone()
+    opt = torch.optim.SGD(model.generator.parameters(), lr=0.5)
+    vis = []
+    for u in model.train_step(torch.randn(4, 2, dtype=torch.float64), StepContext(0)):
+        if u.groups != ("generator",):
+            continue
+        with torch.no_grad():
+            expect = (model.generator(z) - anchor).square().mean()
+        assert torch.allclose(u.logs["vi"], expect)
+        vis.append(float(u.logs["vi"].detach()))
+        opt.zero_grad()
+        u.loss.backward()
+        opt.step()
+    # zero at the first g-step, then the distance from the *same* pre-update anchor
+    assert vis[0] == 0 and vis[1] > 0 and vis[2] > 0
+    with pytest.raises(ConfigError, match="g_steps >= 2"):
+        tiny_gan(vi_weight=1.0)
+
+
+def test_weight_clipping_holds_after_every_update():
+    model = tiny_gan(objective="wasserstein", clip=0.01, n_critic=2)
+    assert all(float(p.detach().abs().max()) <= 0.01 for p in model.critic.parameters())
+    opt = torch.optim.SGD(model.critic.parameters(), lr=10.0)
+    for u in model.train_step(torch.randn(8, 2, dtype=torch.float64), StepContext(0)):
+        # every critic/generator forward sees clipped weights
+        assert all(float(p.detach().abs().max()) <= 0.01 + 1e-12 for p in model.critic.parameters())
+        if u.groups == ("critic",):
+            opt.zero_grad()
+            u.loss.backward()
+            opt.step()
+
+
+@pytest.mark.parametrize("net,shape", [("mlp", (2,)), ("dcgan", (1, 8, 8)), ("dcgan", (1, 28, 28)),
+                                       ("dcgan", (3, 32, 32)), ("resnet", (3, 32, 32))])
+def test_network_shapes(net, shape):
+    g, d = build_nets(net, 5, shape, 8, 2, "batch", "none", "tanh" if net != "mlp" else "none")
+    x = g(torch.randn(3, 5))
+    assert x.shape == (3, *shape) and d(x).shape == (3,)
+
+
+def test_bad_configs_name_valid_choices():
+    for kw, valid in (({"penalty": "wgp"}, "gp"), ({"mode": "simultaneous"}, "single_loss"),
+                      ({"net": "vgg"}, "resnet"), ({"objective": "wgan"}, "wasserstein"),
+                      ({"divergence": "jeffrey", "objective": "fgan"}, "squared_hellinger"),
+                      ({"sampler": "hub"}, "hubness"), ({"grad_norm": "sn"}, "gran")):
+        with pytest.raises(ConfigError, match=valid):
+            GAN(GAN.Config(hidden=8, depth=1, **kw), (2,))
+    with pytest.raises(ConfigError, match="16x16"):
+        GAN(GAN.Config(net="resnet", hidden=8), (1, 8, 8))
+    with pytest.raises(ConfigError, match="single_loss"):
+        GAN(GAN.Config(mode="single_loss", n_critic=5, hidden=8, depth=1), (2,))
