@@ -42,7 +42,7 @@ def train_steps(model: GAN, opts: dict, data: torch.Tensor, steps: int) -> float
     """Seconds for `steps` trainer steps, applying Updates like genlab.train.Trainer."""
     t0 = time.perf_counter()
     for i in range(steps):
-        for u in model.train_step(data, StepContext(i)):
+        for u in model.train_step({"x": data}, StepContext(i)):
             model.zero_grad(set_to_none=True)
             u.loss.backward()
             for g in u.groups:

@@ -5,24 +5,26 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genlab.models import MODELS, GenerativeModel, Update
+from genlab.models import MODELS, Model, Update
 
 
 @MODELS.register("test-mean")
-class MeanModel(GenerativeModel):
+class MeanModel(Model):
     """Learns the data mean by least squares; deterministic, so accumulation is exactly checkable."""
 
     @dataclass
     class Config:
         nan_at_step: int = -1  # emit a NaN loss from this step on
 
-    def __init__(self, cfg, shape):
+    def __init__(self, cfg, spec):
+        shape = spec.shape
         super().__init__()
         self.cfg = cfg
         self.mu = nn.Parameter(torch.zeros(shape))
         self.lin = nn.Linear(int(torch.tensor(shape).prod()), 1)
 
-    def train_step(self, x, ctx):
+    def train_step(self, batch, ctx):
+        x = batch["x"]
         loss = ((x - self.mu) ** 2).flatten(1).sum(1).mean() + self.lin(x.flatten(1)).pow(2).mean()
         if 0 <= self.cfg.nan_at_step <= ctx.step:
             loss = loss * float("nan")
@@ -33,14 +35,14 @@ class MeanModel(GenerativeModel):
 
 
 @MODELS.register("test-two-groups")
-class TwoGroups(GenerativeModel):
+class TwoGroups(Model):
     """A 'critic' a and a 'generator' b updated in turn; b's loss reads a after a's update."""
 
     @dataclass
     class Config:
         n_first: int = 2
 
-    def __init__(self, cfg, shape):
+    def __init__(self, cfg, spec):
         super().__init__()
         self.cfg = cfg
         self.a = nn.Parameter(torch.zeros(()))
@@ -50,7 +52,7 @@ class TwoGroups(GenerativeModel):
     def param_groups(self):
         return {"first": [self.a], "second": [self.b]}
 
-    def train_step(self, x, ctx):
+    def train_step(self, batch, ctx):
         for _ in range(self.cfg.n_first):
             yield Update(("first",), (self.a - 1 - self.b) ** 2, {"a": self.a})
         self.seen.append(self.a.item())

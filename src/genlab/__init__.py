@@ -2,10 +2,10 @@
 
 from genlab.config import Config, load_config
 from genlab.core.errors import ConfigError, DataError, GenlabError, NonFiniteLossError
-from genlab.models import MODELS, GenerativeModel, StepContext, Update
+from genlab.models import MODELS, Model, StepContext, Update
 
 __version__ = "0.1.0"
 __all__ = [
-    "MODELS", "Config", "ConfigError", "DataError", "GenerativeModel", "GenlabError",
+    "MODELS", "Config", "ConfigError", "DataError", "Model", "GenlabError",
     "NonFiniteLossError", "StepContext", "Update", "load_config",
 ]

@@ -25,6 +25,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.config import load_config
+    from genlab.runs import standard_hooks
     from genlab.train import Trainer
 
     out = Path(args.out)
@@ -52,7 +53,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 shutil.rmtree(out / name, ignore_errors=True)
             for name in ("metrics.jsonl", "eval.json", "loss.png"):
                 (out / name).unlink(missing_ok=True)
-    with Trainer(cfg, out, resume=args.resume) as trainer:
+    with Trainer(cfg, out, resume=args.resume, hooks=standard_hooks(cfg)) as trainer:
         try:
             trainer.fit()
         except TrainingInterrupted as stop:
@@ -69,14 +70,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from genlab.train.trainer import load_model
+    from genlab.core.protocol import Sampler
+    from genlab.runs import load_run
     from genlab.viz import save_samples
 
-    model, cfg, dataset, pixels, _ = load_model(args.run_dir, args.device, not args.no_ema)
+    run = load_run(args.run_dir, args.device, not args.no_ema)
+    if not isinstance(run.model, Sampler):
+        raise ConfigError(f"model {run.cfg.model.name} cannot sample")
     torch.manual_seed(args.seed)
     with torch.no_grad():
-        samples = model.sample(args.n)
-    path = save_samples(samples, args.output, dataset, pixels, f"{cfg.model.name} samples")
+        samples = run.model.sample(args.n)
+    path = save_samples(samples, args.output, run.dataset, run.pixels, f"{run.cfg.model.name} samples")
     print(f"genlab: wrote {args.n} samples to {path}")
     return 0
 
@@ -117,20 +121,21 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from genlab.eval.evaluate import evaluate
-    from genlab.train.trainer import load_model
+    from genlab.runs import load_run
 
     if args.run_dir is None or args.real or args.fake:
         if args.run_dir is not None:
             raise ConfigError("give either RUN_DIR or --real/--fake, not both")
         return _cmd_eval_samples(args)
-    model, cfg, dataset, pixels, ckpt = load_model(args.run_dir, args.device, not args.no_ema)
+    run = load_run(args.run_dir, args.device, not args.no_ema)
+    model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
     if args.importance_samples is not None:
         cfg.eval.importance_samples = args.importance_samples
     device = next(model.parameters()).device
-    result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(ckpt),
-              "ema_weights": not args.no_ema,
+    result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
+              "ema_weights": run.ema_weights,
               **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
                          n_samples=args.n_samples, inception=_inception(args))}
     text = json.dumps(result, indent=2)

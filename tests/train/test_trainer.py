@@ -12,6 +12,7 @@ import torch
 import tests.toy_models  # noqa: F401  (registers test models)
 from genlab.config import Config
 from genlab.core.errors import NonFiniteLossError
+from genlab.runs import standard_hooks
 from genlab.train import Trainer
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.train.optim import piecewise_linear
@@ -184,9 +185,9 @@ def test_sigkill_at_random_moments_never_corrupts(tmp_path):
 
 
 def test_periodic_evaluation_is_logged(tmp_path):
-    raw = tiny_vae(train__steps=10, train__eval_every=5)
-    t = Trainer(Config.from_dict(raw), tmp_path)
-    t.fit()
+    cfg = Config.from_dict(tiny_vae(train__steps=10, train__eval_every=5))
+    Trainer(cfg, tmp_path, hooks=standard_hooks(cfg)).fit()
+    assert (tmp_path / "loss.png").is_file() and list((tmp_path / "samples").glob("step-*.png"))
     evals = [r for r in read_metrics(tmp_path / "metrics.jsonl") if "eval/modes" in r]
     assert [r["step"] for r in evals] == [5, 10]
     assert all("eval/log_likelihood_is_nats" in r and 0 <= r["eval/high_quality"] <= 1 for r in evals)

@@ -1,71 +1,134 @@
-"""The contract between a generative model and genlab's trainer.
+"""The contract between a model and genlab's trainer.
 
-A model is a plain `nn.Module` subclassing `GenerativeModel`. The trainer relies on exactly this:
+A model is a plain `nn.Module` subclassing `Model`. The trainer relies on exactly this:
 
-* `Config` -- a dataclass of the model's options (typed, loadable from YAML);
-* `__init__(config, shape)` -- `shape` is one example's shape, e.g. (1, 28, 28) or (2,);
-* `param_groups()` -- named parameter lists, one optimizer each ({"model": ...} by default;
-  a GAN returns {"generator": ..., "critic": ...});
-* `train_step(x, ctx)` -- a *generator* of `Update`s for one batch of model inputs. For each Update
-  the trainer zeroes the named groups' gradients, backpropagates the loss, averages gradients across
-  processes, clips, steps those groups' optimizers and EMAs, and only then resumes the generator.
-  So a GAN yields `n_critic` critic updates, then a generator update that sees the new critic; a
-  single-loss GAN yields one Update naming both groups; a VAE yields one Update;
-* `sample(n)` -- n samples in model-input space.
+* `Config`: a dataclass of the model's options (typed, loadable from YAML);
+* `__init__(config, spec)`: `spec` is the `DataSpec` of the data (example shape, pixel levels,
+  number of classes);
+* `param_groups()`: named, disjoint parameter lists, one optimizer each ({"model": ...} by
+  default; a GAN returns {"generator": ..., "critic": ...});
+* `train_step(batch, ctx)`: a *generator* of `Update`s for one batch, a mapping of tensors (`x`,
+  and `y` where the data set has labels). For each Update the trainer backpropagates into the
+  named groups' parameters only, averages gradients across processes, clips, steps those
+  groups' optimizers and EMAs, and only then resumes the generator. So a GAN yields `n_critic`
+  critic updates, then a generator update that sees the new critic; a single-loss GAN yields one
+  Update naming both groups; a VAE yields one Update.
 
-Optional: `log_likelihood(x)` (exact, per example, nats) and `likelihood_estimates(x,
-importance_samples)`, a dict of named per-example log-likelihood estimates or bounds (e.g. the
-ELBO and an importance-sampled estimate). Models that importance-sample set
-`uses_importance_sampling = True` so evaluations record the number of samples.
+Optional hooks: `on_step_end(ctx)` runs once per optimizer step, after every micro-batch and the
+all-reduce (buffer updates such as an EMA codebook; `ctx.all_reduce_mean` keeps buffers equal
+across processes); `extra_state()` / `load_extra_state(state)` carry per-process state (a replay
+buffer) that checkpoints save for each rank, as they do the random state.
+
+What a model can do beyond training is declared by capabilities, checked at run time with
+`isinstance`: `Sampler.sample(n)`, `DensityModel.likelihood_estimates(x, importance_samples)` and
+`Encoder.encode(x)`. Hooks and evaluators run only what a model offers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from torch import Tensor, nn
+
+Batch = Mapping[str, Tensor]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model may know about its data before seeing any: built from the dataset."""
+
+    shape: tuple[int, ...]  # one example, e.g. (1, 28, 28) or (2,)
+    levels: int | None = None  # discrete pixel values of image data; None for real vectors
+    n_classes: int | None = None  # labelled data sets
+    vocab_size: int | None = None  # token data
+
+    @property
+    def is_image(self) -> bool:
+        return self.levels is not None
+
+    @classmethod
+    def coerce(cls, spec: DataSpec | tuple[int, ...]) -> DataSpec:
+        """A DataSpec as given, or one built from a bare example shape (vector data)."""
+        return spec if isinstance(spec, DataSpec) else cls(tuple(int(d) for d in spec))
 
 
 @dataclass
 class Update:
-    """One optimizer update: backpropagate `loss` into the parameters of `groups` and step them.
+    """One optimizer update of the parameters in `groups`.
 
-    `logs` are scalars to record (detached by the trainer before use). Gradients of parameters
-    outside `groups` are ignored and cleared, so a loss may touch other networks freely.
+    Either one `loss`, or several named `losses` with a `combine` rule: the trainer then
+    backpropagates each loss separately, accumulates and all-reduces the per-task gradients, and
+    steps along `sum_i w_i g_i` with `w = combine(mean losses, gradients)` (an object with a
+    `weights(losses, grads)` method, e.g. from `genlab.mtl`). `logs` are scalars to record; every
+    named loss is logged too. Parameters outside `groups` receive no gradient from this update.
     """
 
     groups: tuple[str, ...]
-    loss: Tensor
+    loss: Tensor | None = None
     logs: dict[str, Tensor] = field(default_factory=dict)
+    losses: dict[str, Tensor] | None = None
+    combine: Any = None
+
+    def __post_init__(self) -> None:
+        if (self.loss is None) == (self.losses is None):
+            raise ValueError("an Update needs exactly one of loss= or losses=")
+        if self.losses is not None and (not self.losses or self.combine is None):
+            raise ValueError("Update(losses=...) needs at least one loss and a combine rule")
 
 
 @dataclass
 class StepContext:
-    """What a model may know about the training loop: the current (0-based) optimizer step."""
+    """What a model may know about the training loop: the current (0-based) optimizer step, and
+    a way to average a buffer over processes (identity in a single process)."""
 
     step: int
+    all_reduce_mean: Callable[[Tensor], Tensor] = lambda t: t
 
 
-class GenerativeModel(nn.Module):
-    """Base class of every genlab model (see the module docstring for the protocol)."""
+class Model(nn.Module):
+    """Base class of every genlab model (see the module docstring for the contract)."""
 
     Config: ClassVar[type]
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
-    def train_step(self, x: Tensor, ctx: StepContext) -> Iterator[Update]:
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         raise NotImplementedError
 
-    def sample(self, n: int) -> Tensor:
-        raise NotImplementedError
+    def on_step_end(self, ctx: StepContext) -> None:
+        """Called once per optimizer step, after all micro-batches and the all-reduce."""
 
-    uses_importance_sampling: ClassVar[bool] = False
-
-    def likelihood_estimates(self, x: Tensor, importance_samples: int = 1000) -> dict[str, Tensor]:
-        """Named per-example log-likelihood estimates (nats, model-input space); {} if none."""
-        if hasattr(self, "log_likelihood"):
-            return {"log_likelihood": self.log_likelihood(x)}
+    def extra_state(self) -> dict[str, Any]:
+        """Per-process state outside parameters and buffers (saved for each rank)."""
         return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no extra state, got keys {sorted(state)}")
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Draws `n` new examples in model-input space."""
+
+    def sample(self, n: int) -> Tensor: ...
+
+
+@runtime_checkable
+class DensityModel(Protocol):
+    """Named per-example log-likelihood estimates or bounds (nats, model-input space).
+
+    Models that importance-sample set `uses_importance_sampling = True`, so evaluations record K.
+    """
+
+    def likelihood_estimates(self, x: Tensor, importance_samples: int = 1000) -> dict[str, Tensor]: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps examples to representation vectors (B, D), e.g. for a linear probe."""
+
+    def encode(self, x: Tensor) -> Tensor: ...

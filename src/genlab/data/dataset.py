@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genlab.core.protocol import DataSpec
 from genlab.core.registry import Registry
 
 
@@ -36,6 +37,19 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         return self.levels is not None
+
+    @property
+    def spec(self) -> DataSpec:
+        """What a model is built from: example shape, pixel levels, number of classes."""
+        n_classes = None
+        if self.train_labels is not None and len(self.train_labels):
+            n_classes = int(self.train_labels.max()) + 1
+        return DataSpec(self.shape, self.levels, n_classes)
+
+    def split_tensors(self, split: str) -> dict[str, Tensor]:
+        """The named tensors of one split: `x`, and `y` where the data set has labels."""
+        x, y = (self.train, self.train_labels) if split == "train" else (self.test, self.test_labels)
+        return {"x": x} if y is None else {"x": x, "y": y}
 
 
 DatasetLoader = Callable[..., Dataset]

@@ -1,6 +1,8 @@
-"""Endless, shuffled, resumable mini-batches from an in-memory tensor."""
+"""Endless, shuffled, resumable mini-batches from in-memory tensors (a labelled split gives `x` and `y`)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
@@ -9,7 +11,8 @@ from genlab.core.errors import ConfigError
 
 
 class BatchStream:
-    """Yields batches of `data` in a fresh random order each epoch.
+    """Yields batches of `data` (a tensor, or a mapping of equally long tensors such as
+    {"x": images, "y": labels}, yielding mappings) in a fresh random order each epoch.
 
     The order of epoch e depends only on (seed, e), so the position (epoch, batch index) is the
     whole state: resuming from it reproduces the exact batch sequence. With `world > 1` each rank
@@ -17,10 +20,16 @@ class BatchStream:
     ranks see the same number of batches. The last incomplete batch of an epoch is dropped.
     """
 
-    def __init__(self, data: Tensor, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1):
+    def __init__(self, data: Tensor | Mapping[str, Tensor], batch_size: int, seed: int = 0, rank: int = 0,
+                 world: int = 1):
         self.data, self.batch_size, self.seed = data, batch_size, seed
         self.rank, self.world = rank, world
-        self.per_rank = len(data) // world
+        tensors = list(data.values()) if isinstance(data, Mapping) else [data]
+        if len({len(t) for t in tensors}) != 1:
+            raise ValueError(f"batch tensors differ in length: {[len(t) for t in tensors]}")
+        self.n = len(tensors[0])
+        self.device = tensors[0].device
+        self.per_rank = self.n // world
         self.batches_per_epoch = self.per_rank // batch_size
         if self.batches_per_epoch == 0:
             raise ConfigError(
@@ -32,20 +41,23 @@ class BatchStream:
 
     def _epoch_order(self) -> Tensor:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        perm = torch.randperm(len(self.data), generator=gen)
-        return perm[self.rank :: self.world][: self.per_rank].to(self.data.device)
+        perm = torch.randperm(self.n, generator=gen)
+        return perm[self.rank :: self.world][: self.per_rank].to(self.device)
 
     def __iter__(self) -> BatchStream:
         return self
 
-    def __next__(self) -> Tensor:
+    def __next__(self) -> Tensor | dict[str, Tensor]:
         if self.index == self.batches_per_epoch:
             self.epoch, self.index, self._order = self.epoch + 1, 0, None
         if self._order is None:
             self._order = self._epoch_order()
         start = self.index * self.batch_size
         self.index += 1
-        return self.data[self._order[start : start + self.batch_size]]
+        idx = self._order[start : start + self.batch_size]
+        if isinstance(self.data, Mapping):
+            return {k: v[idx] for k, v in self.data.items()}
+        return self.data[idx]
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "index": self.index}

@@ -1,8 +1,8 @@
 """`genlab eval`: the metrics that apply to a trained model and its dataset, as one dict.
 
-Likelihood metrics come from the model's optional `likelihood_estimates`; sample-based metrics
-(feature-space FD/KID/PRDC for images, mode coverage and MMD for 2-D toys, see
-`genlab.eval.samples`) use only `model.sample(n)`, so every family gets them.
+Each section runs only if the model has the capability it needs: likelihood metrics for a
+`DensityModel`, sample-based metrics (feature-space FD/KID/PRDC for images, mode coverage and
+MMD for 2-D toys, see `genlab.eval.samples`) for a `Sampler`, whatever its family.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from genlab.config import EvalConfig
+from genlab.core.protocol import DensityModel, Model, Sampler
 from genlab.data import Dataset, Pixels
 from genlab.eval.features import FeatureNet
 from genlab.eval.metrics.likelihood import bits_per_dim
@@ -24,17 +25,18 @@ from genlab.eval.samples import (
     metrics_for_samples,
     model_images,
 )
-from genlab.models import GenerativeModel
 from genlab.train.rng import isolated_rng
 
 
 @torch.no_grad()
-def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None,
+def likelihood_metrics(model: Model, dataset: Dataset, pixels: Pixels | None,
                        cfg: EvalConfig, device: torch.device) -> dict[str, Any]:
     """Mean test log-likelihood estimates in nats and bits/dim (if the model has any).
 
     Test images are dequantized once with a fixed seed, so every estimate sees the same inputs.
     """
+    if not isinstance(model, DensityModel):
+        return {}
     x_all = dataset.test if cfg.n_test <= 0 else dataset.test[: cfg.n_test]
     sums: dict[str, float] = {}
     bpd_sums: dict[str, float] = {}
@@ -52,7 +54,7 @@ def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels 
         return {}
     n = len(x_all)
     out: dict[str, Any] = {"n_test": n, "split": "test", "seed": cfg.seed}
-    if model.uses_importance_sampling:
+    if getattr(model, "uses_importance_sampling", False):
         out["importance_samples"] = cfg.importance_samples
     for name, s in sums.items():
         out[f"{name}_nats"] = s / n
@@ -68,7 +70,7 @@ def likelihood_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels 
 
 
 @torch.no_grad()
-def sample_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
+def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
                    device: torch.device, n_samples: int | None = None,
                    inception: FeatureNet | None = None) -> dict[str, Any]:
     """Sample-based metrics of `model.sample`, drawn with the fixed evaluation seed.
@@ -93,7 +95,7 @@ def sample_metrics(model: GenerativeModel, dataset: Dataset, pixels: Pixels | No
     return metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
 
 
-def evaluate(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
+def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
              device: torch.device, samples: bool = True, n_samples: int | None = None,
              inception: FeatureNet | None = None) -> dict[str, Any]:
     """Every metric that applies: likelihoods (if the model has any) and sample metrics."""
@@ -101,7 +103,7 @@ def evaluate(model: GenerativeModel, dataset: Dataset, pixels: Pixels | None, cf
     model.eval()
     try:
         out = {"likelihood": likelihood_metrics(model, dataset, pixels, cfg, device)}
-        if samples:
+        if samples and isinstance(model, Sampler):
             out["samples"] = json_safe(sample_metrics(model, dataset, pixels, cfg, device, n_samples,
                                                     inception))
         return out

@@ -1,7 +1,8 @@
 """Model families, one package each. Each registers its classes in `MODELS` on import."""
 
-from genlab.core.protocol import GenerativeModel, StepContext, Update
+from genlab.core.protocol import DataSpec, DensityModel, Encoder, Model, Sampler, StepContext, Update
 from genlab.models import flow, gan, vae  # noqa: F401  (register nice/realnvp/glow, gan, vae)
 from genlab.models.registry import MODELS, build_model
 
-__all__ = ["MODELS", "GenerativeModel", "StepContext", "Update", "build_model"]
+__all__ = ["MODELS", "DataSpec", "DensityModel", "Encoder", "Model", "Sampler", "StepContext", "Update",
+           "build_model"]

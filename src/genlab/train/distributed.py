@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 
 @dataclass
@@ -95,6 +95,13 @@ class DistEnv:
         t = torch.tensor([value], dtype=torch.int64)
         dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self._control)
         return int(t)
+
+    def all_reduce_mean(self, t: Tensor) -> Tensor:
+        """`t` averaged over ranks, in place (returned for chaining; identity when alone)."""
+        if self.enabled:
+            dist.all_reduce(t)
+            t /= self.world
+        return t
 
     def gather(self, obj):
         """All ranks' `obj` as a list (on every rank)."""

@@ -1,35 +1,50 @@
-"""One trainer for every family. It knows the `GenerativeModel` protocol and nothing else.
+"""One trainer for every family. It knows the model contract (`genlab.core.protocol`) and nothing else.
 
-Per step: take a batch, turn stored values into model inputs, split it into `grad_accum`
-micro-batches and drive the model's `train_step` generators in lockstep. Each yielded `Update` is
-backpropagated on every micro-batch, gradients are averaged over processes, clipped and applied to
-that update's parameter groups (then their EMAs) before the generators resume.
+Per step: take a batch (a mapping of tensors), turn stored pixel values into model inputs, split it
+into `grad_accum` micro-batches and drive the model's `train_step` generators in lockstep. Each
+yielded `Update` is backpropagated into its groups' parameters on every micro-batch, gradients
+are averaged over processes, clipped and applied to that update's parameter groups (then their
+EMAs) before the generators resume. After the last update, `model.on_step_end` runs once.
+What happens beside training (sample grids, evaluations, plots) is done by hooks the caller
+attaches, so this module imports neither evaluation nor plotting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.config import Config
 from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
+from genlab.core.protocol import Batch, Model, StepContext, Update
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
-from genlab.models import GenerativeModel, StepContext, Update, build_model
+from genlab.models import build_model
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.optim import build_optimizer, build_scheduler
-from genlab.train.rng import isolated_rng, rng_state, set_rng_state
-from genlab.train.runlog import MetricsLog, Progress, read_metrics
+from genlab.train.rng import rng_state, set_rng_state
+from genlab.train.runlog import MetricsLog, Progress
 from genlab.train.signals import StopRequests
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Hook(Protocol):
+    """Work done beside training on rank 0 (sample grids, evaluations, plots): `due(step, end)`
+    says when, `__call__(trainer)` does it."""
+
+    def due(self, step: int, end: bool) -> bool: ...
+
+    def __call__(self, trainer: Trainer) -> None: ...
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -45,17 +60,36 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise ConfigError(f"bad train.device {name!r}; use auto, cpu, cuda or cuda:N") from None
 
 
+def split_batch(batch: Batch, parts: int) -> list[dict[str, Tensor]]:
+    """A batch mapping cut into `parts` micro-batches along the first dimension."""
+    if parts == 1:
+        return [dict(batch)]
+    chunks = {k: v.chunk(parts) for k, v in batch.items()}
+    return [{k: c[i] for k, c in chunks.items()} for i in range(parts)]
+
+
+def check_disjoint(groups: dict[str, list[nn.Parameter]]) -> None:
+    owner: dict[int, str] = {}
+    for name, params in groups.items():
+        for p in params:
+            if id(p) in owner and owner[id(p)] != name:
+                raise ValueError(f"parameter groups {owner[id(p)]!r} and {name!r} share a parameter; "
+                                 "param_groups() must return disjoint groups")
+            owner[id(p)] = name
+
+
 class Trainer:
     """Trains `cfg`'s model on `cfg`'s data, writing everything under `run_dir`.
 
-    `run_dir` receives config.yaml, metrics.jsonl, checkpoints/, samples/ and loss.png.
-    With `resume=True` the run continues from its latest checkpoint exactly: model, optimizers,
-    schedules, EMA, data position and random state are all restored.
+    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/; `hooks` (see
+    `genlab.runs.standard_hooks`) add sample grids, evaluations and the loss plot. With
+    `resume=True` the run continues from its latest checkpoint exactly: model (and its per-rank
+    extra state), optimizers, schedules, EMA, data position and random state are all restored.
     """
 
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False,
-                 dataset: Dataset | None = None):
-        self.cfg, self.run_dir = cfg, Path(run_dir)
+                 dataset: Dataset | None = None, hooks: Sequence[Hook] = ()):
+        self.cfg, self.run_dir, self.hooks = cfg, Path(run_dir), list(hooks)
         t = cfg.train
         if t.grad_accum < 1 or cfg.data.batch_size % t.grad_accum:
             raise ConfigError("train.grad_accum must be >= 1 and divide data.batch_size")
@@ -73,12 +107,12 @@ class Trainer:
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data, seed=t.seed)
         self.pixels = pixels_for(self.dataset, cfg.data)
         torch.manual_seed(t.seed)  # identical initial weights on every rank
-        self.model: GenerativeModel = build_model(cfg.model.name, cfg.model.params,
-                                                  self.dataset.shape).to(self.device)
+        self.model: Model = build_model(cfg.model.name, cfg.model.params, self.dataset.spec).to(self.device)
         self.dist.broadcast_module(self.model)
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
         self.groups = self.model.param_groups()
+        check_disjoint(self.groups)
         unknown = set(cfg.optim) - set(self.groups) - {"default"}
         if unknown:
             raise ConfigError(
@@ -91,8 +125,10 @@ class Trainer:
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()
                      if cfg.optim_for(g).ema}
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.stream = BatchStream(self.dataset.train.to(self.device), cfg.data.batch_size,
-                                  seed=t.seed, rank=self.dist.rank, world=self.dist.world)
+        split = {k: v.to(self.device) for k, v in self.dataset.split_tensors("train").items()}
+        self.stream = BatchStream(split, cfg.data.batch_size, seed=t.seed, rank=self.dist.rank,
+                                  world=self.dist.world)
+        self._update_params: dict[tuple[str, ...], list[nn.Parameter]] = {}
         self.step = 0
         self.last_checkpoint: Path | None = None
         if resume:
@@ -134,10 +170,10 @@ class Trainer:
                     if (t.ckpt_every and s % t.ckpt_every == 0) or end:
                         self._flush()
                         self.save()
-                    if (t.sample_every and s % t.sample_every == 0) or end:
-                        self.write_samples()
-                    if t.eval_every and s % t.eval_every == 0:
-                        self.run_evaluation()
+                    if self.dist.is_main:
+                        for hook in self.hooks:
+                            if hook.due(s, end):
+                                hook(self)
         except KeyboardInterrupt as err:
             if not isinstance(err, TrainingInterrupted) and self.dist.is_main:
                 print(f"\ngenlab: forced stop during step {self.step + 1}; last checkpoint kept: "
@@ -145,9 +181,7 @@ class Trainer:
             raise
         finally:
             progress.close()
-        if self.dist.is_main:
-            from genlab.viz import plot_losses
-            plot_losses(read_metrics(self.run_dir / "metrics.jsonl"), self.run_dir / "loss.png")
+        if self.log:
             self.log.close()
         return last
 
@@ -162,39 +196,53 @@ class Trainer:
         self.close()
 
     def _train_step(self) -> None:
-        x = next(self.stream)
+        batch = next(self.stream)
         if self.pixels is not None:
-            x = self.pixels(x)
-        accum = self.cfg.train.grad_accum
-        micro = x.chunk(accum) if accum > 1 else (x,)
-        ctx = StepContext(self.step)
-        steps = [self.model.train_step(m, ctx) for m in micro]
+            batch["x"] = self.pixels(batch["x"])
+        ctx = StepContext(self.step, self.dist.all_reduce_mean)
+        steps = [self.model.train_step(m, ctx) for m in split_batch(batch, self.cfg.train.grad_accum)]
         while True:
             with self._autocast():
                 updates = [next(s, None) for s in steps]
             if updates[0] is None:
                 break
             self._apply(updates)
+        self.model.on_step_end(ctx)
         for sched in self.schedulers.values():
             sched.step()
 
+    def _params(self, groups: tuple[str, ...]) -> list[nn.Parameter]:
+        if groups not in self._update_params:
+            unknown = [g for g in groups if g not in self.groups]
+            if unknown:
+                raise ValueError(f"an Update names parameter group {unknown[0]!r}; the model has "
+                                 f"{', '.join(self.groups)}")
+            self._update_params[groups] = [p for g in groups for p in self.groups[g]]
+        return self._update_params[groups]
+
     def _apply(self, updates: list[Update]) -> None:
-        groups = updates[0].groups
-        if any(u is None or u.groups != groups for u in updates):
+        first = updates[0]
+        if any(u is None or u.groups != first.groups or (u.losses is None) != (first.losses is None)
+               for u in updates):
             raise RuntimeError("micro-batches yielded different updates; train_step must not "
                                "branch on the data")
-        self.model.zero_grad(set_to_none=True)
-        for u in updates:
-            loss = u.loss / len(updates)
-            (self.scaler.scale(loss) if self.scaler else loss).backward()
-        for g in groups:
-            params = self.groups[g]
+        params = self._params(first.groups)
+        for p in params:
+            p.grad = None
+        if first.losses is None:
+            for u in updates:
+                loss = u.loss / len(updates)
+                (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
             self.dist.average_gradients(params)
+            total = sum(u.loss.detach().float() for u in updates) / len(updates)
+        else:
+            total = self._combine_tasks(updates, params)
+        for g in first.groups:
             opt, ocfg = self.optimizers[g], self.cfg.optim_for(g)
             if ocfg.grad_clip:
                 if self.scaler:
                     self.scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, ocfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.groups[g], ocfg.grad_clip)
             if self.scaler:
                 self.scaler.step(opt)
             else:
@@ -204,12 +252,41 @@ class Trainer:
         if self.scaler:
             self.scaler.update()
         # Bookkeeping stays on the device: no host sync per step.
-        i = self.step - self._window_start
-        self._loss_trace[i] += sum(u.loss.detach().float() for u in updates) / len(updates)
+        self._loss_trace[self.step - self._window_start] += total
         for u in updates:
             for k, v in u.logs.items():
                 self._sums[k] = self._sums.get(k, 0.0) + v.detach().float() / len(updates)
                 self._counts[k] = self._counts.get(k, 0) + 1 / len(updates)
+
+    def _combine_tasks(self, updates: list[Update], params: list[nn.Parameter]) -> Tensor:
+        """Several named losses: per-task gradients, accumulated and averaged over processes,
+        then one step along sum_i w_i g_i with w from the update's combine rule."""
+        if self.scaler:
+            raise ConfigError("multi-loss updates do not support train.precision=fp16; use bf16")
+        names = list(updates[0].losses)
+        grads = torch.zeros(len(names), sum(p.numel() for p in params), device=self.device)
+        values = torch.zeros(len(names), device=self.device)
+        for u in updates:
+            for i, name in enumerate(names):
+                loss = u.losses[name] / len(updates)
+                g = torch.autograd.grad(loss, params, retain_graph=i < len(names) - 1, allow_unused=True)
+                grads[i] += torch.cat([(gi if gi is not None else torch.zeros_like(p)).reshape(-1)
+                                       for gi, p in zip(g, params)])
+                values[i] += loss.detach().float()
+        grads, values = self.dist.all_reduce_mean(grads), self.dist.all_reduce_mean(values)
+        losses = dict(zip(names, values.unbind()))
+        w = updates[0].combine.weights(losses, grads=grads)
+        weights = torch.stack([w[n] for n in names]).to(grads)
+        direction = weights @ grads
+        offset = 0
+        for p in params:
+            p.grad = direction[offset : offset + p.numel()].view_as(p).to(p.dtype)
+            offset += p.numel()
+        for i, name in enumerate(names):
+            for key, v in ((f"loss/{name}", values[i]), (f"weight/{name}", weights[i])):
+                self._sums[key] = self._sums.get(key, 0.0) + v
+                self._counts[key] = self._counts.get(key, 0) + 1
+        return weights @ values
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -254,44 +331,24 @@ class Trainer:
         self._reset_window()
         return record
 
-    # ------------------------------------------------------------------ samples and evaluation
+    def log_record(self, record: dict[str, Any]) -> None:
+        """Append a record (e.g. a hook's evaluation) to metrics.jsonl at the current step."""
+        if self.log:
+            self.log.write({"step": self.step, **record})
+
     @contextlib.contextmanager
-    def ema_weights(self):
+    def ema_weights(self) -> Iterator[None]:
         """Use every group's EMA weights inside the block (no-op for groups without EMA)."""
         with contextlib.ExitStack() as stack:
             for ema in self.emas.values():
                 stack.enter_context(ema.applied())
             yield
 
-    @torch.no_grad()
-    def write_samples(self) -> Path | None:
-        if not self.dist.is_main:
-            return None
-        from genlab.viz import save_samples
-
-        with isolated_rng(self.cfg.eval.seed, self.device), self.ema_weights():
-            self.model.eval()
-            samples = self.model.sample(self.cfg.train.n_samples)
-            self.model.train()
-        path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
-        return save_samples(samples, path, self.dataset, self.pixels, f"step {self.step}")
-
-    def run_evaluation(self) -> dict[str, Any]:
-        if not self.dist.is_main:
-            return {}
-        from genlab.eval.evaluate import evaluate
-
-        with isolated_rng(self.cfg.eval.seed, self.device), self.ema_weights():
-            result = evaluate(self.model, self.dataset, self.pixels, self.cfg.eval, self.device)
-        if self.log:
-            flat = {f"eval/{k}": v for section in result.values() if isinstance(section, dict)
-                    for k, v in section.items() if isinstance(v, (int, float))}
-            self.log.write({"step": self.step, **flat})
-        return result
-
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> Path | None:
-        rng = self.dist.gather(rng_state(self.device))  # collective: every rank calls it
+        # Collectives: every rank calls them; per-process state is kept for each rank.
+        rng = self.dist.gather(rng_state(self.device))
+        extra = self.dist.gather(self.model.extra_state())
         if not self.dist.is_main:
             return None
         state = {
@@ -302,7 +359,9 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler else {},
             "stream": self.stream.state_dict(),
             "rng": rng,
+            "extra": extra,
             "config": json.dumps(self.cfg.to_dict()),
+            "data_spec": json.dumps(dataclasses.asdict(self.dataset.spec)),
         }
         self.last_checkpoint = save_checkpoint(self.run_dir / "checkpoints", self.step,
                                                self.model.state_dict(), state,
@@ -324,36 +383,12 @@ class Trainer:
         if self.scaler and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
         self.stream.load_state_dict(state["stream"])
-        rng = state["rng"]
-        set_rng_state(rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0], self.device)
+        rank = self.dist.rank
+        rng, extra = state["rng"], state.get("extra") or [{}]
+        set_rng_state(rng[rank] if rank < len(rng) else rng[0], self.device)
+        self.model.load_extra_state(extra[rank] if rank < len(extra) else extra[0])
         self.step = int(state["step"])
         self.last_checkpoint = path
 
 
-def load_model(run_dir: str | Path, device: str = "auto", use_ema: bool = True):
-    """(model, cfg, dataset, pixels, checkpoint path) of a finished or running run, for eval."""
-    from genlab.config import Config
-    from genlab.core.errors import DataError
-
-    run_dir = Path(run_dir)
-    path = latest_checkpoint(run_dir / "checkpoints")
-    if path is None:
-        raise DataError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
-    dev = resolve_device(device)
-    weights, state = load_checkpoint(path, dev)
-    cfg = Config.from_dict(json.loads(state["config"]))
-    dataset = load_dataset(cfg.data, seed=cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model.name, cfg.model.params, dataset.shape).to(dev)
-    model.load_state_dict(weights)
-    if use_ema:
-        groups = model.param_groups()
-        with torch.no_grad():
-            for g, ema in state["ema"].items():
-                for p, s in zip(groups[g], ema["shadow"]):
-                    p.copy_(s)
-    model.eval()
-    return model, cfg, dataset, pixels_for(dataset, cfg.data), path
-
-
-__all__ = ["Trainer", "load_model", "resolve_device"]
+__all__ = ["Hook", "Trainer", "resolve_device"]

@@ -129,7 +129,7 @@ def test_training_step_reduces_loss():
     from genlab.models import StepContext
     losses = []
     for i in range(30):
-        (u,) = list(model.train_step(x, StepContext(i)))
+        (u,) = list(model.train_step({"x": x}, StepContext(i)))
         opt.zero_grad()
         u.loss.backward()
         opt.step()

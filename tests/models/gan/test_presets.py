@@ -10,6 +10,7 @@ from PIL import Image
 
 from genlab.config import load_config
 from genlab.presets import load_preset_dict, preset_names
+from genlab.runs import standard_hooks
 from genlab.train import Trainer
 
 GAN_PRESETS = [n for n in preset_names() if load_preset_dict(n)["model"]["name"] == "gan"]
@@ -63,7 +64,7 @@ def test_preset_smoke(name, tmp_path):
         overrides.append(f"data.data_dir={tmp_path / 'images'}")
     torch.manual_seed(0)
     cfg = load_config(name, overrides)
-    trainer = Trainer(cfg, tmp_path / "run")
+    trainer = Trainer(cfg, tmp_path / "run", hooks=standard_hooks(cfg))
     last = trainer.fit()
     assert trainer.step == 3
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

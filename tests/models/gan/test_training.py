@@ -59,23 +59,21 @@ def test_single_loss_gradients_equal_alternating(name, weight):
 def test_update_schedule_and_batch_split():
     model = tiny_gan(objective="wasserstein", penalty="gp", n_critic=3, g_steps=2)
     seen = []
-    steps = model.train_step(torch.randn(12, 2, dtype=torch.float64), StepContext(0))
+    steps = model.train_step({"x": torch.randn(12, 2, dtype=torch.float64)}, StepContext(0))
     for u in steps:
         seen.append(u.groups)
         assert u.loss.ndim == 0 and torch.isfinite(u.loss)
         if u.groups == ("generator",):
-            # critic parameters are frozen while the generator loss is built ...
-            assert not any(p.requires_grad for p in model.critic.parameters())
-            u.loss.backward()
+            # the trainer backpropagates into the update's groups only: no critic weight gradients
+            u.loss.backward(inputs=model.param_groups()["generator"])
             assert all(p.grad is None for p in model.critic.parameters())
-    # ... and trainable again afterwards
-    assert all(p.requires_grad for p in model.critic.parameters())
+            assert all(p.grad is not None for p in model.generator.parameters())
     assert seen == [("critic",)] * 3 + [("generator",)] * 2
     single = tiny_gan(mode="single_loss")
-    (u,) = list(single.train_step(torch.randn(8, 2, dtype=torch.float64), StepContext(0)))
+    (u,) = list(single.train_step({"x": torch.randn(8, 2, dtype=torch.float64)}, StepContext(0)))
     assert u.groups == ("critic", "generator")
     with pytest.raises(ConfigError, match="n_critic"):
-        list(tiny_gan(n_critic=5).train_step(torch.randn(4, 2, dtype=torch.float64), StepContext(0)))
+        list(tiny_gan(n_critic=5).train_step({"x": torch.randn(4, 2, dtype=torch.float64)}, StepContext(0)))
 
 
 def test_vi_anchor_is_pre_update_output_and_fixed():
@@ -85,7 +83,7 @@ def test_vi_anchor_is_pre_update_output_and_fixed():
     anchor = model.generator(z).detach().clone()
     opt = torch.optim.SGD(model.generator.parameters(), lr=0.5)
     vis = []
-    for u in model.train_step(torch.randn(4, 2, dtype=torch.float64), StepContext(0)):
+    for u in model.train_step({"x": torch.randn(4, 2, dtype=torch.float64)}, StepContext(0)):
         if u.groups != ("generator",):
             continue
         with torch.no_grad():
@@ -105,7 +103,7 @@ def test_weight_clipping_holds_after_every_update():
     model = tiny_gan(objective="wasserstein", clip=0.01, n_critic=2)
     assert all(float(p.detach().abs().max()) <= 0.01 for p in model.critic.parameters())
     opt = torch.optim.SGD(model.critic.parameters(), lr=10.0)
-    for u in model.train_step(torch.randn(8, 2, dtype=torch.float64), StepContext(0)):
+    for u in model.train_step({"x": torch.randn(8, 2, dtype=torch.float64)}, StepContext(0)):
         # every critic/generator forward sees clipped weights
         assert all(float(p.detach().abs().max()) <= 0.01 + 1e-12 for p in model.critic.parameters())
         if u.groups == ("critic",):

@@ -84,7 +84,7 @@ def test_chunking_does_not_change_the_estimate():
 def test_shapes_and_iwae_step(net, shape):
     vae = VAE(VAE.Config(latent_dim=4, net=net, hidden=8, iwae_k=3), shape)
     x = torch.rand(2, *shape)
-    update = next(vae.train_step(x, None))
+    update = next(vae.train_step({"x": x}, None))
     assert update.groups == ("model",) and update.loss.ndim == 0
     update.loss.backward()
     assert vae.sample(5).shape == (5, *shape)

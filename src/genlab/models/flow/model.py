@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.core.errors import ConfigError
-from genlab.core.protocol import GenerativeModel, StepContext, Update
+from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.flow.actnorm import ActNorm
 from genlab.models.flow.base import Bijection, FlowSequence
 from genlab.models.flow.coupling import AdditiveCoupling, AffineCoupling, ScaleLayer
@@ -55,13 +55,14 @@ class FlowConfig:
     temperature: float = 1.0  # default sampling temperature (std of the latents)
 
 
-class FlowModel(GenerativeModel):
+class FlowModel(Model):
     """Shared protocol code: exact log-likelihood, encode/decode, sampling, training loss."""
 
     Config = FlowConfig
     handles_images = True  # False: images are always flattened (NICE)
 
-    def __init__(self, cfg: FlowConfig, shape: tuple[int, ...]):
+    def __init__(self, cfg: FlowConfig, spec: DataSpec | tuple[int, ...]):
+        shape = DataSpec.coerce(spec).shape
         super().__init__()
         self.cfg, self.shape = cfg, tuple(shape)
         if cfg.hidden < 1 or cfg.depth < 0:
@@ -113,6 +114,10 @@ class FlowModel(GenerativeModel):
         return self.decode(self.encode(x))
 
     @torch.no_grad()
+    def likelihood_estimates(self, x: Tensor, importance_samples: int = 0) -> dict[str, Tensor]:
+        """The exact log-likelihood (no sampling: `importance_samples` is ignored)."""
+        return {"log_likelihood": self.log_likelihood(x)}
+
     def sample(self, n: int, temperature: float | None = None) -> Tensor:
         """n samples with every latent drawn from N(0, T^2 I); T defaults to model.temperature.
         T < 1 trades diversity for cleaner samples (Glow, arXiv:1807.03039, sec. 5)."""
@@ -121,8 +126,9 @@ class FlowModel(GenerativeModel):
             raise ValueError(f"temperature must be >= 0, got {t}")
         return self.decode(self.flow.sample_latents(n, t))
 
-    def train_step(self, x: Tensor, ctx: StepContext) -> Iterator[Update]:
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         """Maximum likelihood; the loss is the NLL per dimension (nats), so lr is size-independent."""
+        x = batch["x"]
         log_p = self.log_likelihood(x)
         nll = -log_p.mean()
         loss = nll / x[0].numel()

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.core.errors import ConfigError
-from genlab.core.protocol import GenerativeModel, StepContext, Update
+from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
 from genlab.models.gan.latents import PRIORS, HubnessLatentSampler, sample_prior, truncated_normal
 from genlab.models.gan.nets import NORMS, build_nets
@@ -50,7 +50,7 @@ def _choose(value: str, valid: tuple[str, ...], key: str) -> None:
 
 
 @MODELS.register("gan")
-class GAN(GenerativeModel):
+class GAN(Model):
     """Generator G(z) and critic D(x) with parameter groups "generator" and "critic"."""
 
     @dataclass
@@ -93,7 +93,8 @@ class GAN(GenerativeModel):
         hub_pool: int = 10000
         hub_quantile: float | None = None  # keep hub values above this pool quantile instead
 
-    def __init__(self, cfg: Config, shape: tuple[int, ...]):
+    def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
+        shape = DataSpec.coerce(spec).shape
         super().__init__()
         self._validate(cfg)
         self.cfg, self.shape = cfg, tuple(shape)
@@ -207,7 +208,8 @@ class GAN(GenerativeModel):
         return loss, logs
 
     # ---------------------------------------------------------------- protocol
-    def train_step(self, x: Tensor, ctx: StepContext) -> Iterator[Update]:
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
+        x = batch["x"]
         if self.cfg.mode == "single_loss":
             self._clip()
             loss, logs = self.single_loss_objective(x, self.latents(x.shape[0]))
@@ -230,18 +232,11 @@ class GAN(GenerativeModel):
         if self.cfg.vi_weight > 0:
             with torch.no_grad():  # pre-update output on the same z: a fixed target for all g-steps
                 anchor = self.generator(z)
-        # Freeze the critic's parameters in the generator step: gradients still flow through the
-        # critic to its input, but no parameter gradients are computed that the step would discard.
-        frozen = [p for p in self.critic.parameters() if p.requires_grad]
+        # The trainer backpropagates this update into the generator only (backward(inputs=...)),
+        # so the critic's weight gradients are never computed: no need to freeze it here.
         for _ in range(self.cfg.g_steps):
-            for p in frozen:
-                p.requires_grad_(False)
-            try:
-                loss, logs = self.generator_objective(self.generator(z), anchor)
-                yield Update(("generator",), loss, logs)
-            finally:
-                for p in frozen:
-                    p.requires_grad_(True)
+            loss, logs = self.generator_objective(self.generator(z), anchor)
+            yield Update(("generator",), loss, logs)
 
     def latents_for_sampling(self, n: int) -> Tensor:
         """n latents from the configured sampler (prior, truncated normal or hubness prior)."""

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.core.errors import ConfigError
-from genlab.core.protocol import GenerativeModel, StepContext, Update
+from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.eval.metrics.likelihood import importance_sampled_log_likelihood
 from genlab.models.registry import MODELS
 from genlab.nets import ConvDecoder, ConvEncoder, mlp
@@ -35,7 +35,7 @@ def normal_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
 
 
 @MODELS.register("vae")
-class VAE(GenerativeModel):
+class VAE(Model):
     """Gaussian encoder q(z|x), standard-normal prior, Gaussian or Bernoulli decoder p(x|z)."""
 
     @dataclass
@@ -51,7 +51,8 @@ class VAE(GenerativeModel):
 
     uses_importance_sampling = True
 
-    def __init__(self, cfg: Config, shape: tuple[int, ...]):
+    def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
+        shape = DataSpec.coerce(spec).shape
         super().__init__()
         if cfg.decoder not in ("gaussian", "bernoulli"):
             raise ConfigError(f"unknown model.decoder {cfg.decoder!r}; choose gaussian or bernoulli")
@@ -115,7 +116,8 @@ class VAE(GenerativeModel):
         return recon - kl, recon, kl
 
     # ---------------------------------------------------------------- protocol
-    def train_step(self, x: Tensor, ctx: StepContext) -> Iterator[Update]:
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
+        x = batch["x"]
         if self.cfg.iwae_k == 1:
             elbo, recon, kl = self.elbo(x)
             loss = -elbo.mean()
