@@ -54,7 +54,7 @@ def config(model: dict, batch: int, steps: int, window: int) -> Config:
 def bare_loop(cfg: Config, dataset: Dataset, steps: int, window: int) -> list[float]:
     """The loop a person writes by hand: seconds per step of each window after the first."""
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model.name, cfg.model.params, dataset.shape)
+    model = build_model(cfg.model.name, cfg.model.params, dataset.spec)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     pixels = Pixels(dataset.levels)
     data, b = dataset.train, cfg.data.batch_size

@@ -1,11 +1,44 @@
-"""genlab: deep generative models behind one interface, one trainer and one offline metric suite."""
+"""genlab: deep generative models behind one interface, one trainer and one offline metric suite.
 
-from genlab.config import Config, load_config
-from genlab.core.errors import ConfigError, DataError, GenlabError, NonFiniteLossError
-from genlab.models import MODELS, Model, StepContext, Update
+    import genlab
+    cfg = genlab.load_config("vae-digits", ["train.steps=500"])
+    with genlab.Trainer(cfg, "runs/v", hooks=genlab.standard_hooks(cfg)) as trainer:
+        trainer.fit()
+    run = genlab.load_run("runs/v")
+    images = run.model.sample(16)
+
+Names are imported on first use, so `import genlab.recipes.stirling` does not load the models.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = [
-    "MODELS", "Config", "ConfigError", "DataError", "Model", "GenlabError",
-    "NonFiniteLossError", "StepContext", "Update", "load_config",
-]
+
+_EXPORTS = {
+    "Config": "genlab.config", "load_config": "genlab.config",
+    "Trainer": "genlab.train.trainer", "Hook": "genlab.train.trainer",
+    "load_run": "genlab.runs", "standard_hooks": "genlab.runs", "Run": "genlab.runs",
+    "MODELS": "genlab.models", "build_model": "genlab.models",
+    "DATASETS": "genlab.data.dataset", "load_dataset": "genlab.data",
+    "evaluate": "genlab.eval.evaluate",
+    **{name: "genlab.core.protocol" for name in (
+        "Model", "DataSpec", "Update", "StepContext", "Sampler", "DensityModel", "Encoder")},
+    **{name: "genlab.core.errors" for name in (
+        "GenlabError", "ConfigError", "DataError", "NonFiniteLossError", "TrainingInterrupted")},
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'genlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -96,9 +96,10 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
 
 
 def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
-             device: torch.device, samples: bool = True, n_samples: int | None = None,
+             device: torch.device | str, samples: bool = True, n_samples: int | None = None,
              inception: FeatureNet | None = None) -> dict[str, Any]:
     """Every metric that applies: likelihoods (if the model has any) and sample metrics."""
+    device = torch.device(device)
     was_training = model.training
     model.eval()
     try:
