@@ -68,10 +68,14 @@ def test_shipped_digits_net_accuracy_and_input_check():
 def test_training_is_deterministic_and_saves_a_loadable_net(tmp_path):
     ds = load_dataset(DataConfig(name="digits"))
     recipe = Recipe(epochs=1, batch_size=64)
-    a, rec = train_feature_net(ds, recipe)
+    a, rec = train_feature_net(ds, recipe, run_dir=tmp_path / "run")
     b, _ = train_feature_net(ds, recipe)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
+    # Trained by the common Trainer as the `classifier` model; the record's accuracy is the net's own.
+    assert "name: classifier" in (tmp_path / "run" / "config.yaml").read_text()
+    assert rec["recipe"]["steps"] == len(ds.train) // 64 and len(rec["accuracy_per_epoch"]) == 1
+    assert rec["test_accuracy"] == round(accuracy(a, unit_images(ds.test, ds.levels), ds.test_labels), 4)
     entry = save_feature_net(a, "digits", rec, tmp_path)
     loaded = load_from(tmp_path, "digits")
     assert loaded.sha256 == entry["sha256"] and json.loads((tmp_path / "manifest.json").read_text())

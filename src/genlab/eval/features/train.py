@@ -1,22 +1,29 @@
-"""Deterministic training of a feature network on a labelled image dataset.
+"""Deterministic training of a feature network: the `classifier` model run by genlab's `Trainer`.
 
-Adam, fixed seed, a fixed shuffling generator and single-process CPU training make the weights a
-function of (dataset, recipe, torch version). The test accuracy is recorded in the manifest.
+Adam, a fixed seed, the trainer's seeded batch order (last incomplete batch of each epoch dropped)
+and single-process CPU training make the weights a function of (dataset, recipe, torch version).
+The test accuracy after each epoch is recorded in the manifest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from genlab.core.errors import DataError
 from genlab.data import Dataset
-from genlab.eval.features.net import FeatureCNN, NetSpec
+from genlab.eval.features.net import FeatureCNN
+
+if TYPE_CHECKING:
+    from genlab.config import Config
+    from genlab.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -31,52 +38,91 @@ DEFAULT_RECIPES = {"digits": Recipe(epochs=40, batch_size=64)}
 
 
 def unit_images(x: Tensor, levels: int) -> Tensor:
-    """Stored integer images (0..levels-1) -> float32 in [0, 1]."""
+    """Stored integer images (0..levels-1) -> float32 in [0, 1] (what `data.pixels=scale` gives)."""
     return x.float() / (levels - 1)
 
 
 @torch.no_grad()
-def accuracy(net: FeatureCNN, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
+def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
+    """Fraction of `x` (images in [0, 1]) that `net` classifies as `y`; leaves `net` in eval mode."""
     net.eval()
-    correct = sum(int((net(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+    device = next(net.parameters()).device
+    correct = sum(int((net(x[i : i + batch_size].to(device)).argmax(1).cpu() == y[i : i + batch_size]).sum())
                   for i in range(0, len(x), batch_size))
     return correct / len(x)
 
 
-def train_feature_net(dataset: Dataset, recipe: Recipe | None = None,
-                      log: bool = False) -> tuple[FeatureCNN, dict[str, Any]]:
-    """Train the CNN on the dataset's train split; returns it and a record for the manifest."""
+@dataclass
+class EpochAccuracy:
+    """Trainer hook: test accuracy at the end of every epoch, kept in `history` and logged."""
+
+    steps_per_epoch: int
+    x_test: Tensor
+    y_test: Tensor
+    log: bool = False
+    history: list[float] | None = None
+
+    def due(self, step: int, end: bool) -> bool:
+        return step % self.steps_per_epoch == 0
+
+    def __call__(self, trainer: Trainer) -> None:
+        acc = accuracy(trainer.model, self.x_test, self.y_test)
+        trainer.model.train()
+        self.history = [*(self.history or []), round(acc, 4)]
+        trainer.log_record({"test_accuracy": acc})
+        if self.log:
+            epochs = trainer.cfg.train.steps // self.steps_per_epoch
+            print(f"epoch {len(self.history)}/{epochs}: test accuracy {acc:.4f}", flush=True)
+
+
+def classifier_config(dataset: Dataset, recipe: Recipe, n_classes: int, device: str = "cpu") -> Config:
+    """The run config that trains `dataset`'s feature network with `recipe` (epochs -> steps)."""
+    from genlab.config import Config
+
+    batch_size = min(recipe.batch_size, len(dataset.train))  # tiny folders: one batch per epoch
+    steps_per_epoch = len(dataset.train) // batch_size
+    steps = recipe.epochs * steps_per_epoch
+    return Config.from_dict({
+        "model": {"name": "classifier", "n_classes": n_classes},
+        # FeatureCNN takes x / (levels - 1) in [0, 1]: plain scaling, no dequantization noise.
+        "data": {"name": dataset.name, "batch_size": batch_size, "pixels": "scale", "range": "unit"},
+        "optim": {"default": {"name": "adam", "lr": recipe.lr}},
+        "train": {"steps": steps, "seed": recipe.seed, "device": device, "log_every": steps_per_epoch,
+                  "ckpt_every": 0, "keep_checkpoints": 1, "progress": False},
+    })
+
+
+def train_feature_net(dataset: Dataset, recipe: Recipe | None = None, log: bool = False,
+                      run_dir: str | Path | None = None,
+                      device: str = "cpu") -> tuple[FeatureCNN, dict[str, Any]]:
+    """Train the CNN on the dataset's train split through `Trainer`; returns it and a manifest record.
+
+    The run (config, metrics, final checkpoint) goes to `run_dir`, or a temporary folder.
+    """
+    from genlab.train.trainer import Trainer  # late: genlab.models imports this package's net
+
     if not dataset.is_image or dataset.train_labels is None or dataset.test_labels is None:
         raise DataError(f"feature networks need a labelled image dataset; {dataset.name} is not one")
     recipe = recipe or DEFAULT_RECIPES.get(dataset.name, Recipe())
-    c, h, w = dataset.shape
+    if recipe.epochs < 1 or recipe.batch_size < 1:
+        raise ValueError(f"recipe epochs and batch_size must be >= 1, got {recipe}")
     n_classes = int(max(dataset.train_labels.max(), dataset.test_labels.max())) + 1
-    torch.manual_seed(recipe.seed)
-    net = FeatureCNN(NetSpec(c, h, w, n_classes))
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    x_train, y_train = unit_images(dataset.train, dataset.levels), dataset.train_labels
+    cfg = classifier_config(dataset, recipe, n_classes, device)
     x_test, y_test = unit_images(dataset.test, dataset.levels), dataset.test_labels
-    gen = torch.Generator().manual_seed(recipe.seed)
-    start, history = time.perf_counter(), []
-    for epoch in range(recipe.epochs):
-        net.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        for i in range(0, len(order), recipe.batch_size):
-            idx = order[i : i + recipe.batch_size]
-            loss = F.cross_entropy(net(x_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        acc = accuracy(net, x_test, y_test)
-        history.append(round(acc, 4))
-        if log:
-            print(f"epoch {epoch + 1}/{recipe.epochs}: test accuracy {acc:.4f}", flush=True)
-    net.eval()
+    hook = EpochAccuracy(cfg.train.log_every, x_test, y_test, log)
+    start = time.perf_counter()
+    folder = (tempfile.TemporaryDirectory(prefix="genlab-features-") if run_dir is None
+              else contextlib.nullcontext(str(run_dir)))
+    with folder as path, Trainer(cfg, path, dataset=dataset, hooks=[hook]) as trainer:
+        trainer.fit()
+        net: FeatureCNN = trainer.model.net.cpu().eval()
+    history = hook.history or []
     record = {
         "dataset": dataset.name, "test_accuracy": history[-1], "accuracy_per_epoch": history,
-        "n_train": len(x_train), "n_test": len(x_test),
+        "n_train": len(dataset.train), "n_test": len(x_test),
         "train_seconds": round(time.perf_counter() - start, 1),
-        "recipe": {**asdict(recipe), "optimizer": "adam", "loss": "cross-entropy",
+        "recipe": {**asdict(recipe), "batch_size": cfg.data.batch_size, "steps": cfg.train.steps,
+                   "optimizer": "adam", "loss": "cross-entropy", "trainer": "genlab.train.Trainer",
                    "inputs": "x / (levels - 1) in [0, 1]", "torch": torch.__version__,
                    "threads": torch.get_num_threads()},
         "arch": net.spec.to_dict(),

@@ -1,0 +1,65 @@
+"""Cross-entropy classifier around `FeatureCNN`, so feature networks train through `Trainer`.
+
+The network's penultimate ReLU layer is the feature space of FD/KID/PRDC (see
+`genlab.eval.features.net`); `encode` exposes it. FeatureCNN takes images in [0, 1], i.e.
+`x / (levels - 1)`: train with `data.pixels=scale`, `data.range=unit` (no dequantization noise),
+as `genlab.eval.features.train` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from genlab.core.errors import ConfigError
+from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.eval.features.net import FeatureCNN, NetSpec
+from genlab.models.registry import MODELS
+
+
+@MODELS.register("classifier")
+class Classifier(Model):
+    """FeatureCNN trained with cross-entropy on `batch["x"]`, `batch["y"]`; an `Encoder`, not a
+    `Sampler` (nothing to draw, so sample grids and sample metrics skip it)."""
+
+    @dataclass
+    class Config:
+        features: int = 128  # width of the feature (penultimate) layer
+        n_classes: int | None = None  # None: from the data's labels
+
+    def __init__(self, cfg: Config, spec: DataSpec):
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3 or not spec.is_image:
+            raise ConfigError(f"model classifier needs image data (C, H, W), got example shape {spec.shape}")
+        n_classes = cfg.n_classes if cfg.n_classes is not None else spec.n_classes
+        if n_classes is None or n_classes < 2:
+            raise ConfigError("model classifier needs labelled data with >= 2 classes "
+                              f"(or model.n_classes >= 2), got {n_classes}")
+        if cfg.features < 1:
+            raise ConfigError(f"model.features must be >= 1, got {cfg.features}")
+        super().__init__()
+        self.cfg = cfg
+        c, h, w = spec.shape
+        self.net = FeatureCNN(NetSpec(c, h, w, n_classes, cfg.features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits (N, n_classes) of images in [0, 1]."""
+        return self.net(x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Feature-layer activations (N, features) of images in [0, 1]."""
+        self.net.check_input(x)
+        return self.net.features(x)
+
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
+        if "y" not in batch:
+            raise ValueError("model classifier needs labelled batches (a 'y' tensor); the data set has none")
+        x, y = batch["x"], batch["y"]
+        self.net.check_input(x)
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y)
+        acc = (logits.detach().argmax(1) == y).float().mean()
+        yield Update(("model",), loss, {"loss": loss, "accuracy": acc})
