@@ -8,6 +8,15 @@ def _threads():
     yield
 
 
+@pytest.fixture
+def toy_models():
+    """The models of `tests/toy_models.py`, registered for this test only."""
+    from tests.toy_models import TOY_MODELS, registered
+
+    with registered():
+        yield TOY_MODELS
+
+
 def tiny_vae(**overrides):
     """Raw config dict of a small VAE on 8 Gaussians (fast, deterministic on CPU)."""
     raw = {

@@ -1,5 +1,12 @@
-"""Tiny models registered for trainer tests (they show the protocol needs no trainer changes)."""
+"""Tiny models for trainer tests (they show the protocol needs no trainer changes).
 
+Importing this module registers nothing: tests get them through the `toy_models` fixture
+(`tests/conftest.py`), which registers them for one test only; a child process that needs them
+under a config name calls `register()`.
+"""
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -8,7 +15,6 @@ from torch import nn
 from genlab.models import MODELS, Model, Update
 
 
-@MODELS.register("test-mean")
 class MeanModel(Model):
     """Learns the data mean by least squares; deterministic, so accumulation is exactly checkable."""
 
@@ -34,7 +40,6 @@ class MeanModel(Model):
         return self.mu.detach().expand(n, *self.mu.shape) + 0.1 * torch.randn(n, *self.mu.shape)
 
 
-@MODELS.register("test-two-groups")
 class TwoGroups(Model):
     """A 'critic' a and a 'generator' b updated in turn; b's loss reads a after a's update."""
 
@@ -61,3 +66,21 @@ class TwoGroups(Model):
 
     def sample(self, n):
         return torch.zeros(n, 2)
+
+
+TOY_MODELS: dict[str, type[Model]] = {"test-mean": MeanModel, "test-two-groups": TwoGroups}
+
+
+@contextmanager
+def registered(models: dict[str, type[Model]] = TOY_MODELS) -> Iterator[None]:
+    """`models` are in MODELS inside the block only."""
+    with ExitStack() as stack:
+        for name, cls in models.items():
+            stack.enter_context(MODELS.temporary(name, cls))
+        yield
+
+
+def register() -> None:
+    """Register the toy models for the rest of the process (for child processes only)."""
+    for name, cls in TOY_MODELS.items():
+        MODELS.register(name)(cls)

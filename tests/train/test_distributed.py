@@ -24,6 +24,7 @@ SCRIPT = """
 import sys, time, torch, yaml
 import torch.distributed as dist
 import tests.toy_models
+tests.toy_models.register()
 from genlab.config import Config
 from genlab.train import Trainer
 cfg_path, run, resume, out = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]

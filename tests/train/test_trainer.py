@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import tests.toy_models  # noqa: F401  (registers test models)
 from genlab.config import Config
 from genlab.core.errors import NonFiniteLossError
 from genlab.runs import standard_hooks
@@ -65,7 +64,7 @@ def test_checkpoint_is_weights_only(tmp_path):
     assert state["step"] == 3 and json.loads(state["config"])["model"]["name"] == "vae"
 
 
-def test_gradient_accumulation_matches_full_batch(tmp_path):
+def test_gradient_accumulation_matches_full_batch(tmp_path, toy_models):
     def run(accum, name):
         raw = tiny_vae(train__steps=6, train__grad_accum=accum)
         raw["model"] = {"name": "test-mean"}
@@ -78,7 +77,7 @@ def test_gradient_accumulation_matches_full_batch(tmp_path):
         assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_updates_are_applied_in_order(tmp_path):
+def test_updates_are_applied_in_order(tmp_path, toy_models):
     raw = tiny_vae(train__steps=3)
     raw["model"] = {"name": "test-two-groups", "n_first": 2}
     raw["optim"] = {"default": {"name": "sgd", "lr": 0.25}}
@@ -104,7 +103,7 @@ def test_unknown_optim_group_is_rejected(tmp_path):
         Trainer(Config.from_dict(raw), tmp_path)
 
 
-def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, toy_models):
     raw = tiny_vae(train__steps=40, train__log_every=5, train__ckpt_every=10)
     raw["model"] = {"name": "test-mean", "nan_at_step": 23}
     t = Trainer(Config.from_dict(raw), tmp_path)
@@ -194,3 +193,23 @@ def test_periodic_evaluation_is_logged(tmp_path):
     # evaluation draws from its own random stream: the losses equal a run without it
     Trainer(Config.from_dict(tiny_vae(train__steps=10)), tmp_path / "plain").fit()
     assert losses(tmp_path) == losses(tmp_path / "plain")
+
+
+
+def test_toy_models_are_registered_only_inside_the_fixture(toy_models):
+    from genlab.models import MODELS
+
+    assert "test-mean" in MODELS
+
+
+def test_toy_models_do_not_leak_out_of_tests():
+    from genlab.models import MODELS
+    from tests.toy_models import registered
+
+    # earlier tests in this file used the fixture: nothing of theirs may remain
+    assert "test-mean" not in MODELS and "test-two-groups" not in MODELS
+    with registered():
+        assert "test-mean" in MODELS
+    assert "test-mean" not in MODELS
+    with pytest.raises(ValueError, match="not registered"):
+        MODELS.unregister("test-mean")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from genlab.core.errors import ConfigError
@@ -25,6 +26,22 @@ class Registry(Generic[T]):
             return entry
 
         return add
+
+    def unregister(self, name: str) -> T:
+        """Remove and return `name`'s entry (for entries that must not outlive a test or a plugin)."""
+        try:
+            return self._entries.pop(name)
+        except KeyError:
+            raise ValueError(f"{self.kind} {name!r} is not registered") from None
+
+    @contextmanager
+    def temporary(self, name: str, entry: T) -> Iterator[T]:
+        """Register `entry` as `name` inside the block only, so test models do not leak globally."""
+        self.register(name)(entry)
+        try:
+            yield entry
+        finally:
+            self.unregister(name)
 
     def get(self, name: str) -> T:
         try:
