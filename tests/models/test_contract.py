@@ -13,18 +13,19 @@ from genlab.models import MODELS, DataSpec, DensityModel, Sampler, StepContext, 
 
 VECTOR = DataSpec((2,))
 IMAGE = DataSpec((1, 8, 8), levels=17)
+LABELLED = DataSpec((1, 8, 8), levels=17, n_classes=3)
 
-# name -> (small options, supports image data)
-TINY: dict[str, tuple[dict, bool]] = {
-    "vae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, True),
-    "gan": ({"latent_dim": 2, "hidden": 8, "depth": 1, "n_critic": 2}, True),
-    "nice": ({"couplings": 2, "hidden": 8, "depth": 1}, True),
-    "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, True),
-    "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, True),
+# name -> (small options, the data specs it is checked on)
+TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
+    "vae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
+    "gan": ({"latent_dim": 2, "hidden": 8, "depth": 1, "n_critic": 2}, (VECTOR, IMAGE)),
+    "nice": ({"couplings": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
+    "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, (VECTOR, IMAGE)),
+    "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),
+    "classifier": ({"features": 8}, (LABELLED,)),
 }
 
-CASES = [(name, spec) for name in MODELS.names()
-         for spec in (VECTOR, IMAGE) if spec is VECTOR or TINY.get(name, ({}, True))[1]]
+CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
 
 
 def build(name, spec, seed=0):
@@ -42,6 +43,8 @@ def batch_for(spec, n=8, seed=1):
              + torch.rand(n, *spec.shape, generator=g)) / spec.levels
     else:
         x = torch.randn(n, *spec.shape, generator=g)
+    if spec.n_classes:
+        return {"x": x, "y": torch.randint(0, spec.n_classes, (n,), generator=g)}
     return {"x": x}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 
 T = TypeVar("T")
 
@@ -44,12 +44,7 @@ class Registry(Generic[T]):
             self.unregister(name)
 
     def get(self, name: str) -> T:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._entries))}"
-            ) from None
+        return self._entries[choice(name, sorted(self._entries), self.kind)]
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 
 MODES = ("dequantize", "binarize", "scale")
@@ -35,10 +36,8 @@ class Pixels:
     logit_alpha: float | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown data.pixels {self.mode!r}; choose one of: {', '.join(MODES)}")
-        if self.range not in RANGES:
-            raise ConfigError(f"unknown data.range {self.range!r}; choose one of: {', '.join(RANGES)}")
+        choice(self.mode, MODES, "data.pixels")
+        choice(self.range, RANGES, "data.range")
         if self.mode == "binarize" and (self.range != "unit" or self.logit_alpha is not None):
             raise ConfigError("data.pixels=binarize gives {0, 1} values: use range=unit, no logit")
         if self.logit_alpha is not None and not 0 <= self.logit_alpha < 0.5:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.config import Config
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.core.protocol import Batch, Model, StepContext, Update
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
@@ -95,8 +96,7 @@ class Trainer:
             raise ConfigError("train.grad_accum must be >= 1 and divide data.batch_size")
         if t.log_every < 1:
             raise ConfigError("train.log_every must be >= 1")
-        if t.precision not in PRECISIONS:
-            raise ConfigError(f"unknown train.precision {t.precision!r}; choose fp32, bf16 or fp16")
+        choice(t.precision, PRECISIONS, "train.precision")
         probe = resolve_device(t.device)
         self.dist = DistEnv.from_env(probe.type)
         self.device = resolve_device(t.device, self.dist.local_rank)

@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 from genlab.data import Dataset
 from genlab.eval.features.net import extract_features
 from genlab.eval.features.store import FeatureNet, cache_dir
@@ -40,8 +40,7 @@ def _fingerprint(x: Tensor) -> str:
 
 def reference_images(dataset: Dataset, split: str, n: int | None = None) -> Tensor:
     """The first n stored images of a split as floats in [0, 1] (all when n is None)."""
-    if split not in SPLITS:
-        raise ConfigError(f"unknown reference split {split!r}; choose one of: {', '.join(SPLITS)}")
+    choice(split, SPLITS, "reference split")
     x = dataset.test if split == "test" else dataset.train
     return unit_images(x[:n] if n else x, dataset.levels)
 
@@ -49,8 +48,7 @@ def reference_images(dataset: Dataset, split: str, n: int | None = None) -> Tens
 def reference(net: FeatureNet, dataset: Dataset, split: str = "test", n: int | None = None,
               use_cache: bool = True) -> Reference:
     """Features and statistics of the first n images of a split, from the cache when possible."""
-    if split not in SPLITS:
-        raise ConfigError(f"unknown reference split {split!r}; choose one of: {', '.join(SPLITS)}")
+    choice(split, SPLITS, "reference split")
     stored = (dataset.test if split == "test" else dataset.train)[:n]
     name = f"{net.key}-{split}-n{len(stored)}-{_fingerprint(stored)}-{net.sha256[:16]}.safetensors"
     path = cache_dir() / "reference" / name

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from genlab.core.checks import feature_matrix
 from genlab.core.errors import DataError
 
 
@@ -41,13 +42,13 @@ class FeatureStats:
     @classmethod
     def of(cls, features: Tensor) -> FeatureStats:
         """Statistics of one (N, d) feature tensor."""
-        stats = cls(_as_features(features).shape[1])
+        stats = cls(feature_matrix(features).shape[1])
         stats.update(features)
         return stats
 
     def update(self, features: Tensor) -> FeatureStats:
         """Add a batch of features (N, d); returns self."""
-        f = _as_features(features)
+        f = feature_matrix(features)
         if f.shape[1] != self.dim:
             raise DataError(f"features have {f.shape[1]} dims, these statistics {self.dim}")
         batch = FeatureStats(self.dim)
@@ -95,14 +96,6 @@ class FeatureStats:
             raise DataError(f"cannot read feature statistics {path}: {err}") from None
         return stats
 
-
-def _as_features(features: Tensor) -> Tensor:
-    f = torch.as_tensor(features).detach().to("cpu", torch.float64)
-    if f.ndim != 2:
-        raise DataError(f"features must be (N, d), got shape {tuple(f.shape)}")
-    if not torch.isfinite(f).all():
-        raise DataError("features contain NaN or inf values")
-    return f
 
 
 def _sqrt_psd(s: Tensor) -> Tensor:

@@ -11,21 +11,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genlab.core.checks import feature_matrix
 from genlab.core.errors import ConfigError, DataError
-
-
-def _features(x: Tensor, what: str) -> Tensor:
-    f = torch.as_tensor(x).detach().to("cpu", torch.float64)
-    if f.ndim != 2 or len(f) < 2:
-        raise DataError(f"{what} must be (N >= 2, d), got shape {tuple(f.shape)}")
-    if not torch.isfinite(f).all():
-        raise DataError(f"{what} contain NaN or inf values")
-    return f
 
 
 def polynomial_mmd2(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> float:
     """Unbiased MMD^2 of x (m, d) and y (n, d) with k(a, b) = (a^T b / d + coef)^degree."""
-    x, y = _features(x, "real features"), _features(y, "fake features")
+    x, y = feature_matrix(x, "real features", min_rows=2), feature_matrix(y, "fake features", min_rows=2)
     if x.shape[1] != y.shape[1]:
         raise DataError(f"feature dims differ: {x.shape[1]} vs {y.shape[1]}")
     d, m, n = x.shape[1], len(x), len(y)
@@ -45,7 +37,7 @@ def kernel_distance(real: Tensor, fake: Tensor, subsets: int = 100, subset_size:
     whole set (e.g. the 359 digits test images), all subsets agree and `kid_std` is 0. Returns
     `kid` (mean), `kid_std`, `subsets`, `subset_size`, `n_real`, `n_fake`.
     """
-    x, y = _features(real, "real features"), _features(fake, "fake features")
+    x, y = feature_matrix(real, "real features", min_rows=2), feature_matrix(fake, "fake features", min_rows=2)
     if subsets < 1 or subset_size < 2:
         raise ConfigError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets}, {subset_size}")
     m = min(subset_size, len(x), len(y))

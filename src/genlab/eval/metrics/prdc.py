@@ -18,18 +18,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genlab.core.checks import feature_matrix
 from genlab.core.errors import ConfigError, DataError
 
 CHUNK_ELEMENTS = 1 << 24  # float64 distances per chunk (128 MB)
 
-
-def _features(x: Tensor, what: str) -> Tensor:
-    f = torch.as_tensor(x).detach().to("cpu", torch.float64)
-    if f.ndim != 2 or len(f) == 0:
-        raise DataError(f"{what} must be a non-empty (N, d) array, got shape {tuple(f.shape)}")
-    if not torch.isfinite(f).all():
-        raise DataError(f"{what} contain NaN or inf values")
-    return f
 
 
 def _rows(n_cols: int, chunk_elements: int) -> int:
@@ -58,7 +51,7 @@ def prdc(real: Tensor, fake: Tensor, k_pr: int = 3, k_dc: int = 5,
     Returns those four numbers plus `k_pr`, `k_dc`, `n_real`, `n_fake`. Coverage depends on the
     number of fake samples: compare runs at equal M (preferably M = N).
     """
-    x, y = _features(real, "real features"), _features(fake, "fake features")
+    x, y = feature_matrix(real, "real features"), feature_matrix(fake, "fake features")
     if x.shape[1] != y.shape[1]:
         raise DataError(f"feature dims differ: {x.shape[1]} vs {y.shape[1]}")
     if min(k_pr, k_dc) < 1:

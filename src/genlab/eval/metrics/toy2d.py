@@ -19,16 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from genlab.core.checks import feature_matrix
 from genlab.core.errors import ConfigError, DataError
-
-
-def _points(x: Tensor | Sequence, what: str) -> Tensor:
-    t = torch.as_tensor(x).detach().to("cpu", torch.float64)
-    if t.ndim != 2 or t.shape[0] == 0:
-        raise DataError(f"{what} must be a non-empty (N, D) array, got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise DataError(f"{what} contain NaN or inf values")
-    return t
 
 
 def mode_coverage(samples: Tensor, centers: Tensor | Sequence, std: float,
@@ -40,8 +32,8 @@ def mode_coverage(samples: Tensor, centers: Tensor | Sequence, std: float,
     (KL(HQ histogram || uniform), nats; 0 when all modes are hit equally, ln(K/m) when m modes are
     hit equally; inf when no sample is high quality), `n_modes` (K) and `n` (number of samples).
     """
-    x = _points(samples, "samples")
-    c = _points(centers, "centers")
+    x = feature_matrix(samples, "samples")
+    c = feature_matrix(centers, "centers")
     if x.shape[1] != c.shape[1]:
         raise DataError(f"samples have {x.shape[1]} dims but centers have {c.shape[1]}")
     if not std > 0 or not threshold > 0:
@@ -61,8 +53,8 @@ def mode_coverage(samples: Tensor, centers: Tensor | Sequence, std: float,
 
 def mixture_log_likelihood(samples: Tensor, centers: Tensor | Sequence, std: float) -> float:
     """Mean log-density (nats) of samples under the equal-weight isotropic Gaussian mixture."""
-    x = _points(samples, "samples")
-    c = _points(centers, "centers")
+    x = feature_matrix(samples, "samples")
+    c = feature_matrix(centers, "centers")
     d = x.shape[1]
     sq = torch.cdist(x, c).square()
     log_comp = -sq / (2 * std**2) - d * math.log(std) - 0.5 * d * math.log(2 * math.pi)
@@ -75,7 +67,7 @@ def _sq_dists(a: Tensor, b: Tensor) -> Tensor:
 
 def median_bandwidth(x: Tensor, max_points: int = 2000) -> float:
     """The median pairwise distance of (up to `max_points` of) x: the usual RBF bandwidth."""
-    x = _points(x, "points")[:max_points]
+    x = feature_matrix(x, "points")[:max_points]
     d = torch.pdist(x)
     return float(d.median()) if len(d) else 1.0
 
@@ -88,7 +80,7 @@ def mmd_rbf(x: Tensor, y: Tensor, bandwidth: float | None = None) -> dict[str, f
     come from the same distribution), `bandwidth`, `n_x`, `n_y`. Uses O(N^2) memory: keep N at a
     few thousand.
     """
-    a, b = _points(x, "samples"), _points(y, "target samples")
+    a, b = feature_matrix(x, "samples"), feature_matrix(y, "target samples")
     if len(a) < 2 or len(b) < 2:
         raise DataError("MMD needs at least 2 samples on each side")
     if a.shape[1] != b.shape[1]:

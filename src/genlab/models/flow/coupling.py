@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.models.flow.base import Bijection, check_channels, sum_per_example
 
@@ -50,8 +51,8 @@ class AffineCoupling(Bijection):
     def __init__(self, channels: int, net_fn: NetFactory, mask: Tensor | None = None,
                  flip: bool = False, scale: str = "sigmoid", clamp: float = 2.0):
         super().__init__()
-        if not self.additive and scale not in SCALES:
-            raise ConfigError(f"unknown coupling scale {scale!r}; choose one of: {', '.join(SCALES)}")
+        if not self.additive:
+            choice(scale, SCALES, "coupling scale")
         self.channels, self.flip, self.scale, self.clamp = channels, flip, scale, clamp
         per = 1 if self.additive else 2
         if mask is None:

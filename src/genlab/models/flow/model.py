@@ -31,6 +31,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.flow.actnorm import ActNorm
@@ -243,13 +244,13 @@ class Glow(FlowModel):
         elif cfg.mixing in ("shuffle", "reverse"):
             mix = Permute(channels, cfg.mixing, seed=torch.randint(0, 2**31 - 1, ()).item())
         else:
-            raise ConfigError(f"unknown model.mixing {cfg.mixing!r}; choose conv1x1, shuffle or reverse")
+            choice(cfg.mixing, ("conv1x1", "shuffle", "reverse"), "model.mixing")
         if cfg.coupling == "affine":
             coupling: Bijection = AffineCoupling(channels, self.net_fn(), scale=cfg.scale)
         elif cfg.coupling == "additive":
             coupling = AdditiveCoupling(channels, self.net_fn())
         else:
-            raise ConfigError(f"unknown model.coupling {cfg.coupling!r}; choose affine or additive")
+            choice(cfg.coupling, ("affine", "additive"), "model.coupling")
         return [ActNorm(channels), mix, coupling]
 
     def build(self) -> MultiScaleFlow:

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.models.flow.base import FlowSequence, sum_per_example
 
@@ -75,8 +76,7 @@ class Split(nn.Module):
 
     def __init__(self, channels: int, image: bool, prior: str = "conditional"):
         super().__init__()
-        if prior not in SPLIT_PRIORS:
-            raise ConfigError(f"unknown split prior {prior!r}; choose one of: {', '.join(SPLIT_PRIORS)}")
+        choice(prior, SPLIT_PRIORS, "split prior")
         if channels < 2:
             raise ConfigError(f"cannot split {channels} channel(s) in halves")
         self.channels, self.keep = channels, channels - channels // 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 from genlab.models.flow.base import Bijection, check_channels
 
 KINDS = ("reverse", "shuffle")
@@ -21,8 +21,7 @@ class Permute(Bijection):
 
     def __init__(self, channels: int, kind: str = "reverse", seed: int = 0):
         super().__init__()
-        if kind not in KINDS:
-            raise ConfigError(f"unknown permutation {kind!r}; choose one of: {', '.join(KINDS)}")
+        choice(kind, KINDS, "permutation")
         self.channels = channels
         if kind == "reverse":
             perm = torch.arange(channels - 1, -1, -1)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 
 Fn = Callable[[Tensor], Tensor]
 LOG2 = math.log(2.0)
@@ -137,11 +137,7 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
 
 def get_divergence(name: str) -> FDivergence:
     """The registered divergence `name`; ConfigError listing the valid names otherwise."""
-    try:
-        return DIVERGENCES[name]
-    except KeyError:
-        raise ConfigError(f"unknown f-divergence {name!r}; choose one of: {', '.join(DIVERGENCES)}") \
-            from None
+    return DIVERGENCES[choice(name, DIVERGENCES, "f-divergence")]
 
 
 __all__ = ["DIVERGENCES", "FDivergence", "get_divergence"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 
 GRAD_NORM_MODES = ("gn", "gran")
 
@@ -31,9 +31,7 @@ class GradNormCritic(nn.Module):
 
     def __init__(self, critic: nn.Module, mode: str = "gn", eps: float = 1e-8, k: float = 1.0):
         super().__init__()
-        if mode not in GRAD_NORM_MODES:
-            raise ConfigError(f"unknown gradient normalization {mode!r}; "
-                              f"choose one of: {', '.join(GRAD_NORM_MODES)}")
+        choice(mode, GRAD_NORM_MODES, "gradient normalization")
         self.critic, self.mode, self.eps, self.k = critic, mode, eps, k
 
     def forward(self, x: Tensor) -> Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 
 PRIORS = ("normal", "uniform")
@@ -17,7 +18,8 @@ def sample_prior(n: int, dim: int, kind: str = "normal", device: torch.device | 
         return torch.randn(n, dim, device=device, dtype=dtype)
     if kind == "uniform":
         return torch.rand(n, dim, device=device, dtype=dtype) * 2 - 1
-    raise ConfigError(f"unknown latent prior {kind!r}; choose one of: {', '.join(PRIORS)}")
+    choice(kind, PRIORS, "latent prior")
+    raise AssertionError(kind)  # every prior is handled above
 
 
 def truncated_normal(n: int, dim: int, threshold: float, device: torch.device | str | None = None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
@@ -45,8 +46,7 @@ SAMPLERS = ("prior", "truncated", "hubness")
 
 
 def _choose(value: str, valid: tuple[str, ...], key: str) -> None:
-    if value not in valid:
-        raise ConfigError(f"unknown model.{key} {value!r}; choose one of: {', '.join(valid)}")
+    choice(value, valid, f"model.{key}")
 
 
 @MODELS.register("gan")

@@ -18,6 +18,7 @@ import math
 
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.nets.conv import downsample_plan
 
@@ -34,7 +35,8 @@ def _norm(kind: str, ch: int, feature: bool = False) -> nn.Module:
         return nn.BatchNorm1d(ch) if feature else nn.BatchNorm2d(ch)
     if kind == "layer":
         return nn.LayerNorm(ch) if feature else nn.GroupNorm(1, ch)  # per example over C, H, W
-    raise ConfigError(f"unknown normalisation {kind!r}; choose one of: {', '.join(NORMS)}")
+    choice(kind, NORMS, "normalisation")
+    raise AssertionError(kind)
 
 
 def _output(kind: str) -> nn.Module:
@@ -44,7 +46,8 @@ def _output(kind: str) -> nn.Module:
         return nn.Tanh()
     if kind == "sigmoid":
         return nn.Sigmoid()
-    raise ConfigError(f"unknown generator output {kind!r}; choose one of: {', '.join(OUTPUTS)}")
+    choice(kind, OUTPUTS, "generator output")
+    raise AssertionError(kind)
 
 
 class Scores(nn.Module):
@@ -224,7 +227,8 @@ def build_nets(net: str, latent_dim: int, shape: tuple[int, ...], hidden: int, d
         if critic_norm != "none":
             raise ConfigError("model.net=resnet has a normalisation-free critic; set critic_norm: none")
         return ResNetGenerator(latent_dim, shape, hidden, generator_norm, output), ResNetCritic(shape, hidden)
-    raise ConfigError(f"unknown model.net {net!r}; choose one of: {', '.join(NETS)}")
+    choice(net, NETS, "model.net")
+    raise AssertionError(net)
 
 
 __all__ = ["NETS", "NORMS", "OUTPUTS", "DCGANGenerator", "DownBlock", "MLPGenerator", "ResNetCritic",

@@ -16,7 +16,7 @@ from typing import Protocol
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 from genlab.models.gan.fdivergence import DIVERGENCES, FDivergence, get_divergence
 
 
@@ -101,9 +101,7 @@ class FGAN:
 
     def __init__(self, divergence: str | FDivergence, generator: str = "alt"):
         self.div = get_divergence(divergence) if isinstance(divergence, str) else divergence
-        if generator not in self.GENERATOR_LOSSES:
-            raise ConfigError(f"unknown f-GAN generator loss {generator!r}; "
-                              f"choose one of: {', '.join(self.GENERATOR_LOSSES)}")
+        choice(generator, self.GENERATOR_LOSSES, "f-GAN generator loss")
         self.generator = generator
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -127,8 +125,7 @@ OBJECTIVES = {
 
 def build_objective(name: str, divergence: str = "kl", fgan_generator: str = "alt") -> Objective:
     """The objective called `name` (one of `OBJECTIVES`); `divergence` is used by `fgan` only."""
-    if name not in OBJECTIVES:
-        raise ConfigError(f"unknown GAN objective {name!r}; choose one of: {', '.join(OBJECTIVES)}")
+    choice(name, OBJECTIVES, "GAN objective")
     if name == "fgan":
         return FGAN(divergence, fgan_generator)
     return OBJECTIVES[name]()

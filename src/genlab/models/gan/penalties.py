@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import choice
 
 Critic = Callable[[Tensor], Tensor]
 MODES = ("two_sided", "one_sided")
@@ -28,8 +28,7 @@ _TINY = 1e-12  # inside square roots: keeps the norm differentiable where the gr
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ConfigError(f"unknown penalty mode {mode!r}; choose one of: {', '.join(MODES)}")
+    choice(mode, MODES, "penalty mode")
 
 
 def _per_example(x: Tensor, like: Tensor) -> Tensor:

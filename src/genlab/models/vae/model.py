@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.eval.metrics.likelihood import importance_sampled_log_likelihood
@@ -54,8 +55,7 @@ class VAE(Model):
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         shape = DataSpec.coerce(spec).shape
         super().__init__()
-        if cfg.decoder not in ("gaussian", "bernoulli"):
-            raise ConfigError(f"unknown model.decoder {cfg.decoder!r}; choose gaussian or bernoulli")
+        choice(cfg.decoder, ("gaussian", "bernoulli"), "model.decoder")
         if cfg.iwae_k < 1 or cfg.latent_dim < 1:
             raise ConfigError("model.iwae_k and model.latent_dim must be >= 1")
         self.cfg, self.shape = cfg, tuple(shape)
@@ -69,7 +69,7 @@ class VAE(Model):
             self.encoder = ConvEncoder(shape, 2 * d, cfg.hidden)
             self.decoder = ConvDecoder(d, shape, cfg.hidden)
         else:
-            raise ConfigError(f"unknown model.net {cfg.net!r}; choose mlp or conv")
+            choice(cfg.net, ("mlp", "conv"), "model.net")
         self.raw_log_std = nn.Parameter(torch.zeros(shape)) if cfg.decoder == "gaussian" else None
 
     # ---------------------------------------------------------------- distributions
