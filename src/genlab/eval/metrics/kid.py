@@ -37,7 +37,8 @@ def kernel_distance(real: Tensor, fake: Tensor, subsets: int = 100, subset_size:
     whole set (e.g. the 359 digits test images), all subsets agree and `kid_std` is 0. Returns
     `kid` (mean), `kid_std`, `subsets`, `subset_size`, `n_real`, `n_fake`.
     """
-    x, y = feature_matrix(real, "real features", min_rows=2), feature_matrix(fake, "fake features", min_rows=2)
+    x = feature_matrix(real, "real features", min_rows=2)
+    y = feature_matrix(fake, "fake features", min_rows=2)
     if subsets < 1 or subset_size < 2:
         raise ConfigError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets}, {subset_size}")
     m = min(subset_size, len(x), len(y))
