@@ -1,5 +1,6 @@
 """Evaluation metrics: likelihoods, sample-based feature-space metrics and 2-D toy metrics."""
 
+from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.eval.metrics.frechet import (
     FeatureStats,
     frechet_distance,
@@ -7,7 +8,7 @@ from genlab.eval.metrics.frechet import (
     frechet_distance_stats,
 )
 from genlab.eval.metrics.kid import kernel_distance, polynomial_mmd2
-from genlab.eval.metrics.likelihood import bits_per_dim, importance_sampled_log_likelihood
+from genlab.eval.metrics.likelihood import bits_per_dim
 from genlab.eval.metrics.prdc import knn_radii, prdc
 from genlab.eval.metrics.toy2d import mixture_log_likelihood, mmd_rbf, mode_coverage
 

@@ -1,35 +1,12 @@
-"""Likelihood metrics shared by every family: importance sampling and bits/dim."""
+"""Bits/dim: one convention for every likelihood model (the IS estimator is `genlab.core.importance`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-import torch
 from torch import Tensor
 
 from genlab.data.pixels import Pixels
-
-
-def importance_sampled_log_likelihood(
-    log_weights: Callable[[Tensor, int], Tensor], x: Tensor, k: int, chunk: int = 100
-) -> Tensor:
-    """log (1/K) sum_k w_k for the whole batch at once, in chunks of K to bound memory.
-
-    `log_weights(x, m)` returns (m, B) log importance weights log p(x, z) - log q(z | x) for m fresh
-    proposals per example. K = 1 gives the single-sample ELBO; the estimate increases towards
-    log p(x) as K grows (Burda et al., IWAE, arXiv:1509.00519, Thm. 1). Accumulates in float64.
-    """
-    if k < 1:
-        raise ValueError(f"need at least one importance sample, got k={k}")
-    total = torch.full((x.shape[0],), -math.inf, dtype=torch.float64, device=x.device)
-    done = 0
-    while done < k:
-        m = min(chunk, k - done)
-        lw = log_weights(x, m).double()
-        total = torch.logaddexp(total, torch.logsumexp(lw, dim=0))
-        done += m
-    return total - math.log(k)
 
 
 def bits_per_dim(log_p: Tensor, x: Tensor, pixels: Pixels | None) -> Tensor:

@@ -15,23 +15,16 @@ exact reconstruction and sampling at temperature T draws eps ~ N(0, T^2 I) (Glow
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
+from genlab.core.gaussian import std_normal_log_prob
 from genlab.models.flow.base import FlowSequence, sum_per_example
 
-HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 SPLIT_PRIORS = ("conditional", "standard")
 
-
-def std_normal_log_prob(eps: Tensor) -> Tensor:
-    """Per-example log N(eps; 0, I), in float32."""
-    eps = eps.float()
-    return -0.5 * (eps**2).flatten(1).sum(1) - HALF_LOG_2PI * eps[0].numel()
 
 
 class Prior(nn.Module):

@@ -22,17 +22,11 @@ from torch import Tensor, nn
 
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
+from genlab.core.gaussian import LOG_2PI, normal_log_prob
+from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.eval.metrics.likelihood import importance_sampled_log_likelihood
 from genlab.models.registry import MODELS
 from genlab.nets import ConvDecoder, ConvEncoder, mlp
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def normal_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
-    """Elementwise log N(x; mean, exp(log_std)^2)."""
-    return -0.5 * ((x - mean) * torch.exp(-log_std)) ** 2 - log_std - 0.5 * LOG_2PI
 
 
 @MODELS.register("vae")

@@ -1,0 +1,21 @@
+"""Gaussian log-densities shared by the families (VAE encoders/decoders, flow priors)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def normal_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
+    """Elementwise log N(x; mean, exp(log_std)^2)."""
+    return -0.5 * ((x - mean) * torch.exp(-log_std)) ** 2 - log_std - 0.5 * LOG_2PI
+
+
+def std_normal_log_prob(eps: Tensor) -> Tensor:
+    """Per-example log N(eps; 0, I) summed over all but the first dimension, in float32."""
+    eps = eps.float()
+    return -0.5 * (eps**2).flatten(1).sum(1) - 0.5 * LOG_2PI * eps[0].numel()
