@@ -14,6 +14,7 @@ import torch
 
 from genlab.config import EvalConfig
 from genlab.core.protocol import DensityModel, Model, Sampler
+from genlab.core.rng import isolated_rng
 from genlab.data import Dataset, Pixels
 from genlab.eval.features import FeatureNet
 from genlab.eval.metrics.likelihood import bits_per_dim
@@ -25,7 +26,6 @@ from genlab.eval.samples import (
     metrics_for_samples,
     model_images,
 )
-from genlab.train.rng import isolated_rng
 
 
 @torch.no_grad()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from genlab.core.rng import isolated_rng
 from genlab.eval.evaluate import evaluate
-from genlab.train.rng import isolated_rng
 
 if TYPE_CHECKING:
     from genlab.train.trainer import Trainer

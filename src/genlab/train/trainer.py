@@ -26,13 +26,13 @@ from genlab.config import Config
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.core.protocol import Batch, Model, StepContext, Update
+from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.optim import build_optimizer, build_scheduler
-from genlab.train.rng import rng_state, set_rng_state
 from genlab.train.runlog import MetricsLog, Progress
 from genlab.train.signals import StopRequests
 

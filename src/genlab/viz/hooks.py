@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from genlab.core.protocol import Sampler
-from genlab.train.rng import isolated_rng
+from genlab.core.rng import isolated_rng
 from genlab.train.runlog import read_metrics
 from genlab.viz import plot_losses, save_samples
 
