@@ -21,10 +21,10 @@ from genlab.config import Config
 from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import GenerativeModel, StepContext, Update, build_model
+from genlab.optim import build_optimizer, build_scheduler, flat_params
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
-from genlab.train.optim import build_optimizer, build_scheduler
 from genlab.train.rng import isolated_rng, rng_state, set_rng_state
 from genlab.train.runlog import MetricsLog, Progress, read_metrics
 from genlab.train.signals import StopRequests
@@ -78,14 +78,15 @@ class Trainer:
         self.dist.broadcast_module(self.model)
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
-        self.groups = self.model.param_groups()
+        param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts
+        self.groups = {g: flat_params(v) for g, v in param_sets.items()}
         unknown = set(cfg.optim) - set(self.groups) - {"default"}
         if unknown:
             raise ConfigError(
                 f"optim.{sorted(unknown)[0]}: model {cfg.model.name} has parameter groups "
                 f"{', '.join(self.groups)}"
             )
-        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in self.groups.items()}
+        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in param_sets.items()}
         self.schedulers = {g: s for g in self.groups
                            if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()
@@ -347,7 +348,7 @@ def load_model(run_dir: str | Path, device: str = "auto", use_ema: bool = True):
     model = build_model(cfg.model.name, cfg.model.params, dataset.shape).to(dev)
     model.load_state_dict(weights)
     if use_ema:
-        groups = model.param_groups()
+        groups = {g: flat_params(v) for g, v in model.param_groups().items()}
         with torch.no_grad():
             for g, ema in state["ema"].items():
                 for p, s in zip(groups[g], ema["shadow"]):
