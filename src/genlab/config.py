@@ -6,6 +6,7 @@ A run config has five sections. `model` names a registered model class and carri
     model: {name: vae, latent_dim: 16}
     data:  {name: digits, batch_size: 128}
     optim: {default: {lr: 1e-3}, critic: {lr: 4e-4}}   # one optimizer per parameter group
+                                                       # (see genlab.optim.config for its keys)
     train: {steps: 2000, seed: 0}
     eval:  {importance_samples: 1000}
 """
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from genlab.core.errors import ConfigError
+from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 
 
 @dataclass
@@ -38,24 +40,6 @@ class DataConfig:
     test_fraction: float = 0.2  # datasets without an official split (digits, toys, folders)
     image_size: int | None = None  # image-folder: resize to this square size
     grayscale: bool = False  # image-folder: convert to one channel
-
-
-@dataclass
-class OptimConfig:
-    """One optimizer (and its schedule, clipping and EMA) for one parameter group."""
-
-    name: str = "adam"  # adam | adamw | sgd | rmsprop
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    schedule: str = "constant"  # constant | warmup | cosine | piecewise
-    warmup_steps: int = 0
-    knots: dict[int, float] | None = None  # piecewise: {step: lr multiplier}, linear in between
-    min_lr_ratio: float = 0.0  # cosine: final lr / base lr
-    grad_clip: float | None = None  # max global gradient norm of the group
-    ema: float | None = None  # EMA decay of the group's weights (used for sampling/eval)
 
 
 @dataclass
@@ -116,11 +100,11 @@ class Config:
 
         optim_raw = dict(raw.get("optim") or {})
         default_raw = dict(optim_raw.pop("default", None) or {})
-        optim = {"default": _build(OptimConfig, default_raw, "optim.default.")}
+        optim = {"default": optim_from_dict(default_raw, "optim.default.")}
         for group, group_raw in optim_raw.items():
             if not isinstance(group_raw, dict):
                 raise ConfigError(f"optim.{group} must be a mapping of optimizer options")
-            optim[group] = _build(OptimConfig, {**default_raw, **group_raw}, f"optim.{group}.")
+            optim[group] = optim_from_dict(inherit(default_raw, group_raw), f"optim.{group}.")
         return cls(
             model=ModelSpec(str(name), params),
             data=_build(DataConfig, raw.get("data") or {}, "data."),
@@ -134,7 +118,7 @@ class Config:
         out: dict[str, Any] = {"model": model}
         for key in ("data", "train", "eval"):
             out[key] = _plain(dataclasses.asdict(getattr(self, key)))
-        out["optim"] = {g: _plain(dataclasses.asdict(o)) for g, o in self.optim.items()}
+        out["optim"] = {g: _plain(optim_to_dict(o)) for g, o in self.optim.items()}
         return out
 
     def to_yaml(self) -> str:
@@ -166,9 +150,13 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             raise ConfigError(f"bad override {item!r}: {part!r} is not a section")
         node = child
     try:
-        node[leaf] = yaml.safe_load(value) if value.strip() else None
+        parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
-        node[leaf] = value
+        parsed = value
+    if len(parents) == 2 and parents[0] == "optim" and leaf in ("name", "schedule"):
+        replace_choice(node, leaf, parsed)  # a new optimizer/schedule drops the old one's options
+    else:
+        node[leaf] = parsed
 
 
 # ---------------------------------------------------------------------- typed parsing

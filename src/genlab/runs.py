@@ -19,6 +19,7 @@ from genlab.core.protocol import Model
 from genlab.data import Dataset, Pixels, load_dataset, pixels_for
 from genlab.eval.hooks import PeriodicEvaluation
 from genlab.models import build_model
+from genlab.optim import flat_params
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.train.trainer import Hook, resolve_device
 from genlab.viz.hooks import LossPlot, SampleGrid
@@ -57,7 +58,7 @@ def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True) ->
     model.load_state_dict(weights)
     applied = use_ema and bool(state["ema"])
     if applied:
-        groups = model.param_groups()
+        groups = {g: flat_params(v) for g, v in model.param_groups().items()}
         with torch.no_grad():
             for g, ema in state["ema"].items():
                 for p, s in zip(groups[g], ema["shadow"]):

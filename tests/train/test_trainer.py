@@ -11,10 +11,10 @@ import torch
 
 from genlab.config import Config
 from genlab.core.errors import NonFiniteLossError
+from genlab.optim.schedules import piecewise_linear
 from genlab.runs import standard_hooks
 from genlab.train import Trainer
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
-from genlab.train.optim import piecewise_linear
 from genlab.train.runlog import read_metrics
 from tests.conftest import tiny_vae
 

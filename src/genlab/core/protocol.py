@@ -6,7 +6,9 @@ A model is a plain `nn.Module` subclassing `Model`. The trainer relies on exactl
 * `__init__(config, spec)`: `spec` is the `DataSpec` of the data (example shape, pixel levels,
   number of classes);
 * `param_groups()`: named, disjoint parameter lists, one optimizer each ({"model": ...} by
-  default; a GAN returns {"generator": ..., "critic": ...});
+  default; a GAN returns {"generator": ..., "critic": ...}). A group may instead be a list of
+  parameter sets, `{"params": [...], "weight_decay": 0.0, "lr_scale": 1.0}`, for per-set options
+  under one optimizer (see `genlab.optim.no_decay_sets`);
 * `train_step(batch, ctx)`: a *generator* of `Update`s for one batch, a mapping of tensors (`x`,
   and `y` where the data set has labels). For each Update the trainer backpropagates into the
   named groups' parameters only, averages gradients across processes, clips, steps those
@@ -92,7 +94,7 @@ class Model(nn.Module):
 
     Config: ClassVar[type]
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+    def param_groups(self) -> dict[str, list[nn.Parameter] | list[dict[str, Any]]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:

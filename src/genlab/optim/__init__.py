@@ -6,6 +6,8 @@ Optimizers from the dynamics view of https://kexue.fm/archives/5655 and /5879: `
 (heavy ball / Nesterov as discretised damped motion) and `Heun` (two gradients per step, needs a closure).
 Composition order is explicit: the outermost wrapper acts last on the update it sees, e.g.
 `LazyRows(LayerwiseAdaptation(DecoupledWeightDecay(Adam(...))), params=[emb.weight])`.
+Configs name them through the `OPTIMIZERS`, `WRAPPERS` and `SCHEDULES` registries, each entry with its
+own typed options (`OptimConfig`, `build_optimizer`, `build_scheduler`).
 """
 
 from genlab.optim.decoupled import DecoupledWeightDecay
@@ -21,7 +23,27 @@ from genlab.optim.lazy import LazyRows
 from genlab.optim.lookahead import Lookahead
 from genlab.optim.wrapper import OptimizerWrapper, ParamFilter, is_vector_like
 
+# isort: split
+from genlab.optim import registered_optimizers, registered_wrappers, schedules  # noqa: F401 (register)
+from genlab.optim.build import build_optimizer, build_scheduler, needs_closure
+from genlab.optim.config import Choice, OptimConfig, optim_from_dict, optim_to_dict
+from genlab.optim.param_sets import ParamSet, flat_params, no_decay_sets
+from genlab.optim.registry import OPTIMIZERS, SCHEDULES, WRAPPERS
+
 __all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "WRAPPERS",
+    "Choice",
+    "OptimConfig",
+    "ParamSet",
+    "build_optimizer",
+    "build_scheduler",
+    "flat_params",
+    "needs_closure",
+    "no_decay_sets",
+    "optim_from_dict",
+    "optim_to_dict",
     "DampedDynamicsSGD",
     "DecoupledWeightDecay",
     "Heun",

@@ -29,10 +29,10 @@ from genlab.core.protocol import Batch, Model, StepContext, Update
 from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
+from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
 from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
-from genlab.train.optim import build_optimizer, build_scheduler
 from genlab.train.runlog import MetricsLog, Progress
 from genlab.train.signals import StopRequests
 
@@ -111,7 +111,8 @@ class Trainer:
         self.dist.broadcast_module(self.model)
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
-        self.groups = self.model.param_groups()
+        param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts
+        self.groups = {g: flat_params(v) for g, v in param_sets.items()}
         check_disjoint(self.groups)
         unknown = set(cfg.optim) - set(self.groups) - {"default"}
         if unknown:
@@ -119,7 +120,12 @@ class Trainer:
                 f"optim.{sorted(unknown)[0]}: model {cfg.model.name} has parameter groups "
                 f"{', '.join(self.groups)}"
             )
-        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in self.groups.items()}
+        for g in self.groups:
+            if needs_closure(cfg.optim_for(g)):
+                raise ConfigError(f"optim.{g}.name={cfg.optim_for(g).name} re-evaluates the loss in step(), "
+                                  "which genlab's trainer cannot do (updates come from a generator); "
+                                  "use it in your own loop with a closure")
+        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in param_sets.items()}
         self.schedulers = {g: s for g in self.groups
                            if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()

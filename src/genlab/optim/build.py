@@ -1,0 +1,33 @@
+"""Build a group's optimizer (base, then wrappers innermost first) and LR scheduler from `OptimConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+from genlab.optim.config import OptimConfig
+from genlab.optim.param_sets import GroupValue, torch_param_groups
+from genlab.optim.registry import OPTIMIZERS, SCHEDULES, WRAPPERS
+
+
+def build_optimizer(params: GroupValue, cfg: OptimConfig) -> Optimizer:
+    """`params`: a list of parameters or of parameter-set dicts (see `genlab.optim.param_sets`)."""
+    entry = OPTIMIZERS.get(cfg.name)
+    has_wd = "weight_decay" in {f.name for f in dataclasses.fields(entry.options)}
+    opt = entry.build(torch_param_groups(params, cfg.lr, has_wd), cfg.lr, cfg.options)
+    for w in cfg.wrappers:
+        opt = WRAPPERS.get(w.name).build(opt, w.options)
+    return opt
+
+
+def build_scheduler(opt: Optimizer, cfg: OptimConfig, total_steps: int) -> LambdaLR | None:
+    """A `LambdaLR` (multiplies each group's initial lr, so lr_scale ratios hold), or None if constant."""
+    f = SCHEDULES.get(cfg.schedule).multiplier(cfg.schedule_options, total_steps)
+    return None if f is None else LambdaLR(opt, f)
+
+
+def needs_closure(cfg: OptimConfig) -> bool:
+    """Whether `step()` of this group's optimizer must be given a loss closure (e.g. heun)."""
+    return OPTIMIZERS.get(cfg.name).needs_closure

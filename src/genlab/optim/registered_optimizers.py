@@ -1,0 +1,126 @@
+"""The optimizers a config can name, each with its own typed options (lr is common to all)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from genlab.optim.checks import check_range
+from genlab.optim.dynamics import DampedDynamicsSGD
+from genlab.optim.heun import Heun
+from genlab.optim.registry import register_optimizer
+
+Groups = list[dict[str, Any]]
+
+
+def _check_betas(betas: tuple[float, float]) -> None:
+    if len(betas) != 2:
+        raise ValueError(f"betas must be two numbers, got {betas!r}")
+    for b in betas:
+        check_range("betas", b, 0.0, 1.0, high_open=True)
+
+
+@dataclass
+class AdamOptions:
+    """torch.optim.Adam / AdamW (Kingma & Ba, arXiv:1412.6980; Loshchilov & Hutter, arXiv:1711.05101)."""
+
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0  # adam: L2 added to the gradient; adamw: decoupled
+    amsgrad: bool = False
+
+    def __post_init__(self) -> None:
+        _check_betas(self.betas)
+        check_range("eps", self.eps, 0.0, low_open=True)
+        check_range("weight_decay", self.weight_decay, 0.0)
+
+
+@dataclass
+class SGDOptions:
+    """torch.optim.SGD with heavy-ball or Nesterov momentum."""
+
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("momentum", self.momentum, 0.0, 1.0)
+        check_range("weight_decay", self.weight_decay, 0.0)
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov needs momentum > 0")
+
+
+@dataclass
+class RMSpropOptions:
+    """torch.optim.RMSprop; alpha is the decay of the squared-gradient average (torch's default 0.99)."""
+
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("alpha", self.alpha, 0.0, 1.0, high_open=True)
+        check_range("eps", self.eps, 0.0, low_open=True)
+        check_range("momentum", self.momentum, 0.0, 1.0)
+        check_range("weight_decay", self.weight_decay, 0.0)
+
+
+@dataclass
+class HeunOptions:
+    """Heun's two-gradient step (https://kexue.fm/archives/5879); needs a closure, no options."""
+
+
+@dataclass
+class DampedOptions:
+    """`DampedDynamicsSGD` from (lr, momentum) (https://kexue.fm/archives/5655).
+
+    nesterov: none, "standard" (torch SGD's) or "half" (the article's half look-ahead).
+    """
+
+    momentum: float = 0.9
+    nesterov: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.momentum, (int, float)) and math.isfinite(self.momentum)
+                and 0.0 < self.momentum <= 1.0):
+            raise ValueError(f"momentum must be a finite number in (0, 1], got {self.momentum!r}")
+        if self.nesterov not in (None, "standard", "half"):
+            raise ValueError(f"nesterov must be null, standard or half, got {self.nesterov!r}")
+
+
+@register_optimizer("adam", AdamOptions)
+def adam(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
+    return torch.optim.Adam(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
+                            amsgrad=o.amsgrad)
+
+
+@register_optimizer("adamw", AdamOptions)
+def adamw(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
+    return torch.optim.AdamW(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
+                             amsgrad=o.amsgrad)
+
+
+@register_optimizer("sgd", SGDOptions)
+def sgd(groups: Groups, lr: float, o: SGDOptions) -> Optimizer:
+    return torch.optim.SGD(groups, lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+
+
+@register_optimizer("rmsprop", RMSpropOptions)
+def rmsprop(groups: Groups, lr: float, o: RMSpropOptions) -> Optimizer:
+    return torch.optim.RMSprop(groups, lr, alpha=o.alpha, eps=o.eps, momentum=o.momentum,
+                               weight_decay=o.weight_decay)
+
+
+@register_optimizer("heun", HeunOptions, needs_closure=True)
+def heun(groups: Groups, lr: float, o: HeunOptions) -> Optimizer:
+    return Heun(groups, lr)
+
+
+@register_optimizer("damped", DampedOptions)
+def damped(groups: Groups, lr: float, o: DampedOptions) -> Optimizer:
+    return DampedDynamicsSGD.from_momentum(groups, lr, o.momentum, o.nesterov)  # type: ignore[arg-type]
