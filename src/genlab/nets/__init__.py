@@ -1,6 +1,19 @@
-"""Reusable network bodies (MLPs, small conv encoders/decoders)."""
+"""Reusable network bodies shared by every model family.
 
-from genlab.nets.conv import ConvDecoder, ConvEncoder
-from genlab.nets.mlp import mlp
+* `mlp`: plain MLPs and the MLP GAN generator/critic.
+* `conv`: DCGAN-style conv stacks and the conv encoder/decoder.
+* `dcgan`: DCGAN generator and critic on those stacks.
+* `resnet`: residual up/down blocks, ResNet generator and critic.
+* `norm`: the normalisation/output layer choosers; `scores`: the (B,)-score critic wrapper.
+"""
 
-__all__ = ["ConvDecoder", "ConvEncoder", "mlp"]
+from genlab.nets.conv import ConvDecoder, ConvEncoder, down_layers, downsample_plan, up_layers
+from genlab.nets.dcgan import DCGANGenerator, dcgan_critic
+from genlab.nets.mlp import MLPGenerator, mlp, mlp_critic, mlp_layers
+from genlab.nets.norm import NORMS, OUTPUTS, norm_layer, output_layer
+from genlab.nets.resnet import DownBlock, ResNetCritic, ResNetGenerator, UpBlock
+from genlab.nets.scores import Scores
+
+__all__ = ["NORMS", "OUTPUTS", "ConvDecoder", "ConvEncoder", "DCGANGenerator", "DownBlock", "MLPGenerator",
+           "ResNetCritic", "ResNetGenerator", "Scores", "UpBlock", "dcgan_critic", "down_layers",
+           "downsample_plan", "mlp", "mlp_critic", "mlp_layers", "norm_layer", "output_layer", "up_layers"]

@@ -15,8 +15,8 @@ from genlab.models.gan import (
     r1_penalty,
 )
 from genlab.models.gan.model import GAN
-from genlab.models.gan.nets import ResNetCritic, dcgan_critic, mlp_critic
 from genlab.models.gan.spectral import spectral_normalized_layers
+from genlab.nets import ResNetCritic, dcgan_critic, mlp_critic
 
 
 def linear_critic(w: torch.Tensor) -> nn.Module:

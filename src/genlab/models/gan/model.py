@@ -31,7 +31,7 @@ from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
 from genlab.models.gan.latents import PRIORS, HubnessLatentSampler, sample_prior, truncated_normal
-from genlab.models.gan.nets import NORMS, build_nets
+from genlab.models.gan.nets import build_nets
 from genlab.models.gan.objectives import build_objective
 from genlab.models.gan.penalties import MODES as PENALTY_MODES
 from genlab.models.gan.penalties import clip_weights_, finite_difference_penalty, gradient_penalty, r1_penalty
@@ -39,6 +39,7 @@ from genlab.models.gan.single_loss import single_step_loss
 from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.models.gan.vi import anchor_penalty
 from genlab.models.registry import MODELS
+from genlab.nets.norm import NORMS
 
 PENALTIES = ("none", "gp", "fd")
 TRAIN_MODES = ("alternating", "single_loss")
