@@ -14,8 +14,6 @@ A run config has five sections. `model` names a registered model class and carri
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import yaml
 
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass, check_keys, plain
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 
 
@@ -90,13 +89,13 @@ class Config:
         from genlab.models import MODELS  # late import: models register themselves on import
 
         raw = dict(raw)
-        _check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
+        check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
         model_raw = dict(raw.get("model") or {})
         if "name" not in model_raw:
             raise ConfigError(f"config needs model.name; choose one of: {', '.join(MODELS.names())}")
         name = model_raw.pop("name")
         model_cls = MODELS.get(str(name))
-        params = _build(model_cls.Config, model_raw, "model.")
+        params = build_dataclass(model_cls.Config, model_raw, "model.")
 
         optim_raw = dict(raw.get("optim") or {})
         default_raw = dict(optim_raw.pop("default", None) or {})
@@ -107,18 +106,18 @@ class Config:
             optim[group] = optim_from_dict(inherit(default_raw, group_raw), f"optim.{group}.")
         return cls(
             model=ModelSpec(str(name), params),
-            data=_build(DataConfig, raw.get("data") or {}, "data."),
+            data=build_dataclass(DataConfig, raw.get("data") or {}, "data."),
             optim=optim,
-            train=_build(TrainConfig, raw.get("train") or {}, "train."),
-            eval=_build(EvalConfig, raw.get("eval") or {}, "eval."),
+            train=build_dataclass(TrainConfig, raw.get("train") or {}, "train."),
+            eval=build_dataclass(EvalConfig, raw.get("eval") or {}, "eval."),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        model = {"name": self.model.name, **_plain(dataclasses.asdict(self.model.params))}
+        model = {"name": self.model.name, **plain(dataclasses.asdict(self.model.params))}
         out: dict[str, Any] = {"model": model}
         for key in ("data", "train", "eval"):
-            out[key] = _plain(dataclasses.asdict(getattr(self, key)))
-        out["optim"] = {g: _plain(optim_to_dict(o)) for g, o in self.optim.items()}
+            out[key] = plain(dataclasses.asdict(getattr(self, key)))
+        out["optim"] = {g: plain(optim_to_dict(o)) for g, o in self.optim.items()}
         return out
 
     def to_yaml(self) -> str:
@@ -157,99 +156,3 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         replace_choice(node, leaf, parsed)  # a new optimizer/schedule drops the old one's options
     else:
         node[leaf] = parsed
-
-
-# ---------------------------------------------------------------------- typed parsing
-def _check_keys(raw: dict[str, Any], valid: set[str], prefix: str) -> None:
-    unknown = sorted(set(raw) - valid)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]}; valid keys here: {', '.join(sorted(valid))}"
-        )
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.')} must be a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    _check_keys(raw, fields, prefix)
-    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in raw.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Convert a YAML value to the annotated type, or raise a one-line ConfigError."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as err:
-                errors.append(err)
-        raise errors[0]
-    if tp is Any:
-        return value
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key + ".")
-    if origin in (tuple, list):
-        if isinstance(value, str):
-            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"bad value for {key}: expected a list, got {value!r}")
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"bad value for {key}: expected {len(args)} items, got {value!r}")
-            return tuple(_coerce(v, a, key) for v, a in zip(value, args))
-        item = args[0] if args else Any
-        return origin(_coerce(v, item, key) for v in value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"bad value for {key}: expected a mapping, got {value!r}")
-        kt, vt = args or (Any, Any)
-        return {_coerce(k, kt, key): _coerce(v, vt, key) for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"bad value for {key}: expected true/false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"bad value for {key}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value))
-        except ValueError:
-            raise ConfigError(f"bad value for {key}: expected an integer, got {value!r}") from None
-    if tp is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"bad value for {key}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"bad value for {key}: expected a number, got {value!r}") from None
-    if tp is str:
-        if isinstance(value, (dict, list)) or value is None:
-            raise ConfigError(f"bad value for {key}: expected a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists, recursively, so the dict dumps as plain YAML/JSON."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj

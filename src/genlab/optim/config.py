@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genlab.core.errors import ConfigError
+from genlab.core.typed import coerce
 from genlab.optim.checks import check_range
 from genlab.optim.registry import OPTIMIZERS, SCHEDULES, WRAPPERS
 
@@ -83,11 +84,10 @@ def _fields(cls: type) -> list[str]:
 
 def _typed(cls: type, raw: dict[str, Any], prefix: str) -> Any:
     """An options dataclass from raw values; errors name the full key (prefix + option)."""
-    from genlab.config import _coerce  # late: genlab.config imports this module
 
     hints = typing.get_type_hints(cls)
     try:
-        return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in raw.items()})
+        return cls(**{k: coerce(v, hints[k], prefix + k) for k, v in raw.items()})
     except (TypeError, ValueError) as err:
         if isinstance(err, ConfigError):
             raise
@@ -155,7 +155,6 @@ def replace_choice(group_raw: dict[str, Any], key: str, value: Any) -> None:
 
 def optim_from_dict(raw: dict[str, Any], prefix: str = "optim.default.") -> OptimConfig:
     """Parse one group's flat mapping; ConfigError names the offending key and the valid ones."""
-    from genlab.config import _coerce
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.')} must be a mapping of optimizer options, got {raw!r}")
@@ -165,7 +164,7 @@ def optim_from_dict(raw: dict[str, Any], prefix: str = "optim.default.") -> Opti
     opt = _entry(OPTIMIZERS, name, prefix + "name")
     sched = _entry(SCHEDULES, schedule, prefix + "schedule")
     hints = typing.get_type_hints(OptimConfig)
-    common = {k: _coerce(raw.pop(k), hints[k], prefix + k) for k in ("lr", "grad_clip", "ema") if k in raw}
+    common = {k: coerce(raw.pop(k), hints[k], prefix + k) for k in ("lr", "grad_clip", "ema") if k in raw}
     wrappers_raw = raw.pop("wrappers", None) or []
     opt_keys, sched_keys = _fields(opt.options), _fields(sched.options)
     for key in raw:

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genlab.core.errors import DataError
-from genlab.eval.features.net import FeatureCNN, NetSpec
+from genlab.nets.feature_cnn import FeatureCNN, NetSpec
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"

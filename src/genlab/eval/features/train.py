@@ -19,11 +19,11 @@ from torch import Tensor, nn
 
 from genlab.core.errors import DataError
 from genlab.data import Dataset
-from genlab.eval.features.net import FeatureCNN
+from genlab.nets.feature_cnn import FeatureCNN
+from genlab.train.trainer import Trainer
 
 if TYPE_CHECKING:
     from genlab.config import Config
-    from genlab.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,6 @@ def train_feature_net(dataset: Dataset, recipe: Recipe | None = None, log: bool 
 
     The run (config, metrics, final checkpoint) goes to `run_dir`, or a temporary folder.
     """
-    from genlab.train.trainer import Trainer  # late: genlab.models imports this package's net
-
     if not dataset.is_image or dataset.train_labels is None or dataset.test_labels is None:
         raise DataError(f"feature networks need a labelled image dataset; {dataset.name} is not one")
     recipe = recipe or DEFAULT_RECIPES.get(dataset.name, Recipe())

@@ -16,8 +16,8 @@ from torch import Tensor
 
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.eval.features.net import FeatureCNN, NetSpec
 from genlab.models.registry import MODELS
+from genlab.nets.feature_cnn import FeatureCNN, NetSpec
 
 
 @MODELS.register("classifier")
