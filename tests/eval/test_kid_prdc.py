@@ -52,7 +52,36 @@ def test_kid_matches_torchmetrics_on_a_single_full_subset():
     mean, _ = tm.compute()
     ours = kernel_distance(x, y, subsets=1, subset_size=300)
     assert ours["kid"] == pytest.approx(float(mean), rel=1e-6)
-    assert ours["kid_std"] == 0.0 and ours["subset_size"] == 300
+    assert ours["kid_std"] is None and ours["subset_size"] == 300
+
+
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
+def test_kid_with_few_examples_uses_half_size_subsets_with_a_real_spread():
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    class Identity(nn.Module):
+        num_features = 8
+
+        def forward(self, x):
+            return x
+
+    x, y = _gauss(300, 8, 4), _gauss(300, 8, 5, shift=0.3)
+    ours = kernel_distance(x, y, subsets=40, subset_size=1000)
+    assert ours["subset_size"] == 150
+    full = polynomial_mmd2(x, y)
+    # subsets of half the data differ, so the std is a real spread, not rounding noise (~1e-13)
+    assert ours["kid_std"] > 1e-3 * abs(full)
+    torch.manual_seed(0)
+    tm = KernelInceptionDistance(feature=Identity(), subsets=40, subset_size=150, normalize=True)
+    tm.update(x, real=True)
+    tm.update(y, real=False)
+    mean, std = tm.compute()
+    # both are means of unbiased estimates over different random draws: agree within a few
+    # standard errors of a 40-subset mean, and with the full-set estimate
+    se = float(std) / 40 ** 0.5
+    assert ours["kid"] == pytest.approx(float(mean), abs=6 * se)
+    assert ours["kid"] == pytest.approx(full, abs=6 * se)
+    assert ours["kid_std"] == pytest.approx(float(std), rel=0.5)
 
 
 def test_kid_subsets_mean_std_and_separation():

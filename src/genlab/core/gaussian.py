@@ -16,6 +16,6 @@ def normal_log_prob(x: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
 
 
 def std_normal_log_prob(eps: Tensor) -> Tensor:
-    """Per-example log N(eps; 0, I) summed over all but the first dimension, in float32."""
-    eps = eps.float()
+    """Per-example log N(eps; 0, I) summed over all but the first dimension, in float32 or wider."""
+    eps = eps.to(torch.promote_types(eps.dtype, torch.float32))
     return -0.5 * (eps**2).flatten(1).sum(1) - 0.5 * LOG_2PI * eps[0].numel()

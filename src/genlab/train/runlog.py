@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -51,13 +52,20 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 class Progress:
-    """One status line: step, steps/s, losses and ETA (redrawn on a terminal, else one per log)."""
+    """One status line: step, steps/s, losses and ETA (redrawn on a terminal, else one per log).
 
-    def __init__(self, total: int, enabled: bool = True, stream=None):
+    `start` is the step training (re)starts from: the rate is measured from there and the
+    construction time, so the first update already shows it. On a terminal the line is redrawn in
+    place and cut to the terminal width (at most 80 columns) so it never wraps.
+    """
+
+    WIDTH = 80
+
+    def __init__(self, total: int, enabled: bool = True, stream=None, start: int | None = None):
         self.total, self.enabled = total, enabled
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self._t0, self._s0 = time.perf_counter(), None
+        self._t0, self._s0 = time.perf_counter(), start
 
     def update(self, step: int, scalars: dict[str, float]) -> None:
         if not self.enabled:
@@ -70,9 +78,11 @@ class Progress:
             rate = (step - self._s0) / max(now - self._t0, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else float("nan")
         shown = " ".join(f"{k}={v:.4g}" for k, v in list(scalars.items())[:4])
-        line = f"step {step}/{self.total} | {rate:.1f} it/s | ETA {_fmt(eta)} | {shown}"
+        line = f"{step}/{self.total} {rate:.3g} it/s ETA {_fmt(eta)} | {shown}"
         if self.tty:
-            self.stream.write("\r" + line[:150].ljust(150))
+            # one column short of the width: writing the last column makes some terminals wrap
+            width = min(shutil.get_terminal_size((self.WIDTH, 24)).columns, self.WIDTH) - 1
+            self.stream.write("\r" + line[:width].ljust(width))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()

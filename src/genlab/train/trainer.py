@@ -154,7 +154,7 @@ class Trainer:
         SIGINT/SIGTERM stop at the next step boundary with a checkpoint (`TrainingInterrupted`).
         """
         t = self.cfg.train
-        progress = Progress(t.steps, t.progress and self.dist.is_main)
+        progress = Progress(t.steps, t.progress and self.dist.is_main, start=self.step)
         self.model.train()
         last: dict[str, Any] = {}
         try:

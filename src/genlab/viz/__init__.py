@@ -17,7 +17,7 @@ def save_samples(samples: torch.Tensor, path: str | Path, dataset: Dataset,
                  pixels: Pixels | None, title: str = "") -> Path:
     """Write model samples as an image grid (images) or a scatter over test data (2-D vectors)."""
     if pixels is not None:
-        return save_grid(pixels.to_unit(samples.float()), path)
+        return save_grid(pixels.to_unit(samples.float()), path, title=title)
     if samples.ndim == 2 and samples.shape[1] == 2:
         return plot_points(samples, path, dataset.test[:2000], title)
     raise ValueError(f"cannot draw samples of shape {tuple(samples.shape)}")

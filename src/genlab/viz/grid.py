@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 from torch import Tensor
 
 
@@ -34,10 +35,33 @@ def image_grid(images: Tensor, nrow: int | None = None, pad: int = 1, scale: int
     return arr[..., 0] if c == 1 else arr
 
 
-def save_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    """Write a grid PNG; images smaller than 32 px are enlarged to about 32 px."""
+CAPTION_PX = 14
+
+
+def captioned(grid: np.ndarray, title: str) -> Image.Image:
+    """The grid under a white strip with `title` written in black (what a person sees first)."""
+    body = Image.fromarray(grid)
+    if not title:
+        return body
+    out = Image.new(body.mode, (body.width, body.height + CAPTION_PX), "white")
+    out.paste(body, (0, CAPTION_PX))
+    ImageDraw.Draw(out).text((2, 1), title, fill="black", font=ImageFont.load_default())
+    return out
+
+
+def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, title: str = "") -> Path:
+    """Write a grid image; images smaller than 32 px are enlarged to about 32 px.
+
+    A `title` (e.g. "step 2000") is drawn in a caption strip above the grid and, for PNGs, also
+    stored as the file's "Title" text chunk.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scale = max(1, 32 // images.shape[-1])
-    Image.fromarray(image_grid(images, nrow, scale=scale)).save(path)
+    img = captioned(image_grid(images, nrow, scale=scale), title)
+    meta = None
+    if title and path.suffix.lower() == ".png":
+        meta = PngInfo()
+        meta.add_text("Title", title)
+    img.save(path, pnginfo=meta) if meta is not None else img.save(path)
     return path

@@ -150,3 +150,19 @@ def test_bad_configs_and_inputs():
     with pytest.raises(ValueError, match=r"shape \(1, 4, 4\)"):
         model.log_likelihood(torch.zeros(2, 1, 8, 8))
     assert build("glow", (1, 28, 28), flatten=True).sample(2).shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("shape", SHAPES, ids=["vector", "image"])
+def test_float64_flow_samples_and_scores_in_float64(name, shape):
+    """Latents, samples and log p follow the parameters' dtype (no float32 draw or log-det)."""
+    torch.manual_seed(0)
+    model = build(name, shape).double()
+    model.log_likelihood(torch.rand(8, *shape, dtype=torch.float64))  # ActNorm data init
+    model.eval()
+    assert all(z.dtype == torch.float64 for z in model.flow.sample_latents(3))
+    with torch.no_grad():
+        x = model.sample(5)
+        ll = model.log_likelihood(x)
+    assert x.dtype == ll.dtype == torch.float64 and x.shape == (5, *shape)
+    assert bool(torch.isfinite(ll).all())

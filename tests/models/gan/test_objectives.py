@@ -95,6 +95,29 @@ def test_critic_optimum_recovers_divergence(name):
     assert obj.critic_loss(v[:2], v[2:]).ndim == 0
 
 
+@pytest.mark.parametrize("name", EIGHT)
+def test_optimal_raw_critic_scores_real_data_high(name):
+    div = get_divergence(name)
+    # the critic's raw score v at the optimum of E_p T(v) - E_q g(T(v)), found per atom
+    v = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([v], lr=0.5, max_iter=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = -(P * div.activation(v)).sum() + (Q * div.fused_conjugate(v)).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    v = v.detach()
+    assert float((P * v).sum()) > float((Q * v).sum()), "E_real v must exceed E_fake v"
+    if name == "total_variation":  # T* = sign(p - q) / 2: v only runs off towards +-inf
+        assert bool(((v > 0) == (P > Q)).all())
+    else:  # v rises with the density ratio p/q, atom by atom
+        order = torch.argsort(P / Q)
+        assert bool((v[order].diff() > 0).all())
+
+
 def test_gan_divergence_is_the_original_gan():
     v = torch.randn(100, dtype=torch.float64)
     fgan, mm, ns = FGAN("gan", "minimax"), build_objective("minimax"), build_objective("nonsaturating")

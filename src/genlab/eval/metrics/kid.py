@@ -29,25 +29,33 @@ def polynomial_mmd2(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) ->
 
 
 def kernel_distance(real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000,
-                    seed: int = 0) -> dict[str, float | int]:
-    """Mean and std of the unbiased polynomial MMD^2 over `subsets` random subsets.
+                    seed: int = 0) -> dict[str, float | int | None]:
+    """Mean and std of the unbiased polynomial MMD^2 over `subsets` random subsets (raw, not x1000).
 
-    Each subset draws `subset_size` real and fake features without replacement (capped at the
-    smaller set size), from a generator seeded with `seed`; when that cap makes every subset the
-    whole set (e.g. the 359 digits test images), all subsets agree and `kid_std` is 0. Returns
-    `kid` (mean), `kid_std`, `subsets`, `subset_size`, `n_real`, `n_fake`.
+    Each subset draws `subset_size` real and fake features without replacement, from a generator
+    seeded with `seed`. With fewer than 2 * subset_size examples on the smaller side, subsets of
+    that size would (nearly) all be the same set and their std would say nothing, so the size drops
+    to n // 2, where n is the smaller set size. `subsets=1` gives the single full-set unbiased
+    estimate (subset size min(subset_size, n)) and `kid_std` None. Returns `kid` (mean), `kid_std`,
+    `subsets`, `subset_size` (the size used), `n_real`, `n_fake`.
     """
     x = feature_matrix(real, "real features", min_rows=2)
     y = feature_matrix(fake, "fake features", min_rows=2)
     if subsets < 1 or subset_size < 2:
         raise ConfigError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets}, {subset_size}")
-    m = min(subset_size, len(x), len(y))
+    n = min(len(x), len(y))
+    if subsets == 1:
+        m = min(subset_size, n)
+    else:
+        m = subset_size if n >= 2 * subset_size else n // 2
+        if m < 2:
+            raise DataError(f"KID with {subsets} subsets needs at least 4 real and fake features, got {n}")
     gen = torch.Generator().manual_seed(seed)
     values = torch.tensor([
         polynomial_mmd2(x[torch.randperm(len(x), generator=gen)[:m]],
                         y[torch.randperm(len(y), generator=gen)[:m]])
         for _ in range(subsets)
     ], dtype=torch.float64)
-    std = float(values.std()) if subsets > 1 else 0.0
+    std = float(values.std()) if subsets > 1 else None
     return {"kid": float(values.mean()), "kid_std": std, "subsets": subsets, "subset_size": m,
             "n_real": len(x), "n_fake": len(y)}

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from genlab.models.flow.base import Bijection, check_channels
+from genlab.models.flow.base import Bijection, check_channels, wide
 
 
 class ActNorm(Bijection):
@@ -56,7 +56,7 @@ class ActNorm(Bijection):
             self.initialize(x)
         y = (x + self._view(self.bias, x)) * torch.exp(self._view(self.log_scale, x))
         spatial = x[0, 0].numel()
-        logdet = (spatial * self.log_scale.float().sum()).expand(x.shape[0])
+        logdet = (spatial * wide(self.log_scale).sum()).expand(x.shape[0])
         return y, logdet
 
     def inverse(self, y: Tensor) -> Tensor:

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 class Bijection(nn.Module):
     """An invertible map with a tractable Jacobian determinant.
 
-    `forward(x)` returns (y, logdet) with logdet = log|det dy/dx| of shape (batch,) in float32;
+    `forward(x)` returns (y, logdet) with logdet = log|det dy/dx| of shape (batch,) in float32
+    (float64 for a float64 model: see `wide`);
     `inverse(y)` returns x. Both take a batch: (B, D) vectors or (B, C, H, W) images.
     """
 
@@ -26,9 +27,14 @@ class Bijection(nn.Module):
         raise NotImplementedError
 
 
+def wide(t: Tensor) -> Tensor:
+    """t in float32, or float64 if it already is: log-dets are never kept in half precision."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def sum_per_example(t: Tensor) -> Tensor:
-    """Sum over every non-batch dimension, in float32 (log-dets are never kept in half precision)."""
-    return t.float().flatten(1).sum(1)
+    """Sum over every non-batch dimension, in float32 or wider (see `wide`)."""
+    return wide(t).flatten(1).sum(1)
 
 
 def check_channels(x: Tensor, channels: int, layer: str) -> None:
@@ -48,7 +54,7 @@ class FlowSequence(Bijection):
         self.layers = nn.ModuleList(layers or [])
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        total = torch.zeros(x.shape[0], device=x.device)
+        total = wide(x.new_zeros(x.shape[0]))
         for layer in self.layers:
             x, logdet = layer(x)
             total = total + logdet

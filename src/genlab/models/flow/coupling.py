@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
-from genlab.models.flow.base import Bijection, check_channels, sum_per_example
+from genlab.models.flow.base import Bijection, check_channels, sum_per_example, wide
 
 NetFactory = Callable[[int, int], nn.Module]  # (inputs, outputs) -> network
 SCALES = ("sigmoid", "tanh")
@@ -97,13 +97,13 @@ class AffineCoupling(Bijection):
             shift, log_s = self._params(kept)
             changed = changed + shift
             if log_s is None:
-                return self._merge(kept, changed), x.new_zeros(x.shape[0]).float()
+                return self._merge(kept, changed), wide(x.new_zeros(x.shape[0]))
             y = self._merge(kept, changed * torch.exp(log_s))
             return y, sum_per_example(log_s)
         m = self.mask
         shift, log_s = self._params(x * m)
         if log_s is None:
-            return x + (1 - m) * shift, x.new_zeros(x.shape[0]).float()
+            return x + (1 - m) * shift, wide(x.new_zeros(x.shape[0]))
         log_s = (1 - m) * log_s
         return x * m + (1 - m) * (x + shift) * torch.exp(log_s), sum_per_example(log_s)
 
@@ -148,7 +148,7 @@ class ScaleLayer(Bijection):
         if tuple(x.shape[1:]) != tuple(self.log_scale.shape):
             raise ValueError(f"ScaleLayer built for examples of shape {tuple(self.log_scale.shape)}, "
                              f"got a batch of shape {tuple(x.shape)}")
-        logdet = self.log_scale.float().sum().expand(x.shape[0])
+        logdet = wide(self.log_scale).sum().expand(x.shape[0])
         return x * torch.exp(self.log_scale), logdet
 
     def inverse(self, y: Tensor) -> Tensor:

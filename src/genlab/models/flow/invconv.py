@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from genlab.models.flow.base import Bijection, check_channels
+from genlab.models.flow.base import Bijection, check_channels, wide
 
 
 class InvConv1x1(Bijection):
@@ -44,8 +44,8 @@ class InvConv1x1(Bijection):
 
     def log_abs_det(self) -> Tensor:
         if self.lu:
-            return self.log_s.float().sum()
-        return torch.linalg.slogdet(self.weight.float())[1]
+            return wide(self.log_s).sum()
+        return torch.linalg.slogdet(wide(self.weight))[1]
 
     @staticmethod
     def _mix(w: Tensor, x: Tensor) -> Tensor:

@@ -106,7 +106,7 @@ class FlowModel(Model):
         return x.reshape(x.shape[0], *self.shape)
 
     def log_likelihood(self, x: Tensor) -> Tensor:
-        """Exact per-example log-density of the model inputs x, in nats (float32)."""
+        """Exact per-example log-density of x in nats (float32, or float64 for a float64 model)."""
         return self.flow(self._in(x))[1]
 
     @torch.no_grad()

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 from genlab.core.gaussian import std_normal_log_prob
-from genlab.models.flow.base import FlowSequence, sum_per_example
+from genlab.models.flow.base import FlowSequence, sum_per_example, wide
 
 SPLIT_PRIORS = ("conditional", "standard")
 
@@ -50,7 +50,7 @@ class Prior(nn.Module):
             return z, std_normal_log_prob(z)
         mean, log_std = self._stats(z)
         eps = (z - mean) * torch.exp(-log_std)
-        return eps, std_normal_log_prob(eps) - z[0, 0].numel() * log_std.float().sum()
+        return eps, std_normal_log_prob(eps) - z[0, 0].numel() * wide(log_std).sum()
 
     def unstandardize(self, eps: Tensor) -> Tensor:
         if not self.learn:
@@ -107,8 +107,9 @@ class MultiScaleFlow(nn.Module):
     """stage_0, split_0, stage_1, split_1, ..., stage_L-1, top prior.
 
     With one stage and no splits this is a plain flow (vector models). `forward(x)` returns
-    (latents, log p(x)) with log p exact and per example (nats, float32); `inverse(latents)` is
-    the generator; `sample(n, temperature)` draws every standardised latent from N(0, T^2 I).
+    (latents, log p(x)) with log p exact and per example (nats, float32 or wider); `inverse(latents)`
+    is the generator; `sample_latents(n, temperature)` draws every standardised latent from
+    N(0, T^2 I) in the parameters' dtype and on their device.
     """
 
     def __init__(self, stages: list[FlowSequence], splits: list[Split], top: Prior,
@@ -126,7 +127,7 @@ class MultiScaleFlow(nn.Module):
         self.latent_shapes = [tuple(z.shape[1:]) for z in latents]
 
     def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        total = torch.zeros(x.shape[0], device=x.device)
+        total = wide(x.new_zeros(x.shape[0]))
         latents = []
         h = x
         for i, stage in enumerate(self.stages):
@@ -152,5 +153,5 @@ class MultiScaleFlow(nn.Module):
 
     def sample_latents(self, n: int, temperature: float = 1.0) -> list[Tensor]:
         ref = next(self.parameters(), None)
-        device = ref.device if ref is not None else None
-        return [temperature * torch.randn(n, *s, device=device) for s in self.latent_shapes]
+        like = {} if ref is None else {"device": ref.device, "dtype": ref.dtype}
+        return [temperature * torch.randn(n, *s, **like) for s in self.latent_shapes]

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from genlab.core.checks import choice
-from genlab.models.flow.base import Bijection, check_channels
+from genlab.models.flow.base import Bijection, check_channels, wide
 
 KINDS = ("reverse", "shuffle")
 
@@ -32,7 +32,7 @@ class Permute(Bijection):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_channels(x, self.channels, "Permute")
-        return x[:, self.perm], x.new_zeros(x.shape[0]).float()
+        return x[:, self.perm], wide(x.new_zeros(x.shape[0]))
 
     def inverse(self, y: Tensor) -> Tensor:
         check_channels(y, self.channels, "Permute")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from genlab.models.flow.base import Bijection
+from genlab.models.flow.base import Bijection, wide
 
 
 class Squeeze(Bijection):
@@ -24,7 +24,7 @@ class Squeeze(Bijection):
                 "halves the size) or pad/resize the images"
             )
         y = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
-        return y.reshape(b, 4 * c, h // 2, w // 2), x.new_zeros(b).float()
+        return y.reshape(b, 4 * c, h // 2, w // 2), wide(x.new_zeros(b))
 
     def inverse(self, y: Tensor) -> Tensor:
         if y.dim() != 4 or y.shape[1] % 4:

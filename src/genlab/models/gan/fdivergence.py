@@ -12,6 +12,11 @@ g(T(v)) written without overflow-prone compositions (e.g. softplus(v) rather tha
 -log(1 - sigmoid(v))). Entries are defined by f, not by name: the two chi-square rows are
 named as in the f-GAN paper (the blog swaps the labels). Jensen-Shannon uses the scaling whose
 D_f is exactly JSD(P, Q) = 1/2 KL(P||M) + 1/2 KL(Q||M) (half the paper's row).
+
+Every activation is increasing in v, so the optimal raw score v*(x) = T^-1(f'(p/q)) grows with p/q
+and the critic scores real data high for all eight rows: reverse KL uses the paper's -e^{-v}, and
+the Neyman chi2 and squared Hellinger rows use 1 - e^{-v} (an earlier version used 1 - e^{v}, which
+scores real data low).
 """
 
 from __future__ import annotations
@@ -81,8 +86,8 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
         f_prime=lambda u: -1 / u,
         conjugate=lambda t: -1 - torch.log(-t),
         t_range=(-math.inf, 0.0),
-        activation=lambda v: -torch.exp(v),
-        fused_conjugate=lambda v: -1 - v,
+        activation=lambda v: -torch.exp(-v),
+        fused_conjugate=lambda v: v - 1,
     ),
     # D = int (p - q)^2 / q. The paper's linear activation, with f and g = t^2/4 + t taken on all of
     # R (g then bounds the conjugate over u > 0 from above, so the bound stays valid). The blog maps
@@ -102,8 +107,8 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
         f_prime=lambda u: 1 - 1 / u.square(),
         conjugate=lambda t: 2 - 2 * torch.sqrt(1 - t),
         t_range=(-math.inf, 1.0),
-        activation=lambda v: 1 - torch.exp(v),
-        fused_conjugate=lambda v: 2 - 2 * torch.exp(v / 2),
+        activation=lambda v: -torch.expm1(-v),
+        fused_conjugate=lambda v: 2 - 2 * torch.exp(-v / 2),
     ),
     FDivergence(
         "squared_hellinger",
@@ -111,8 +116,8 @@ DIVERGENCES: dict[str, FDivergence] = {d.name: d for d in (
         f_prime=lambda u: 1 - 1 / torch.sqrt(u),
         conjugate=lambda t: t / (1 - t),
         t_range=(-math.inf, 1.0),
-        activation=lambda v: 1 - torch.exp(v),
-        fused_conjugate=lambda v: torch.exp(-v) - 1,
+        activation=lambda v: -torch.expm1(-v),
+        fused_conjugate=lambda v: torch.expm1(v),
     ),
     FDivergence(
         "jensen_shannon",

@@ -1,8 +1,10 @@
-"""Gradient normalization: a critic made Lipschitz by dividing by its own input-gradient norm.
+"""Gradient normalization: a critic made piecewise K-Lipschitz by dividing by its input-gradient norm.
 
 For a piecewise-linear (ReLU) critic f, grad f is constant inside each linear region, so dividing f
-by ||grad f|| gives unit slope there (https://kexue.fm/archives/8757). The two papers guard the
-division differently:
+by ||grad f|| bounds the slope there (https://kexue.fm/archives/8757). It is only *piecewise*
+K-Lipschitz: where grad f changes between regions the normalised critic can jump, so it is not
+Lipschitz globally (GraN-GAN, arXiv:2111.03162, sec. 3). The two papers guard the division
+differently:
 
 * GN-GAN (Wu et al. 2021, arXiv:2109.02235, eq. 9):  f / (||grad f|| + |f|), bounded in [-1, 1];
 * GraN-GAN (Bhaskara et al. 2022, arXiv:2111.03162): K f ||grad f|| / (||grad f||^2 + eps).
@@ -25,8 +27,8 @@ class GradNormCritic(nn.Module):
     """Wraps any per-example critic; `forward` returns the normalised score, shape (B,).
 
     Needs per-example gradients, so the wrapped critic must not mix examples (no batch norm).
-    `eps` guards the f = 0, grad f = 0 corner (GN itself uses none); `k` is GraN's Lipschitz
-    multiplier (ignored by `gn`).
+    `eps` guards the f = 0, grad f = 0 corner (GN itself uses none); `k` is GraN's bound on the
+    slope inside each linear region (ignored by `gn`, whose bound there is 1).
     """
 
     def __init__(self, critic: nn.Module, mode: str = "gn", eps: float = 1e-8, k: float = 1.0):
