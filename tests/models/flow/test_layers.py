@@ -142,3 +142,18 @@ def test_bad_inputs_raise_clear_errors():
         AffineCoupling(4, net(True), scale="exp")
     with pytest.raises(ConfigError, match="unknown permutation"):
         Permute(4, "random")
+
+
+def test_actnorm_forward_has_no_graph_break_once_initialised():
+    """The initialised flag is read from a Python mirror: no tensor test (device sync) per step."""
+    layer = ActNorm(3)
+    x = torch.randn(16, 3, 4, 4)
+    layer(x)  # data-dependent init (may break the graph: it happens once)
+    fresh = ActNorm(3)
+    fresh.load_state_dict(layer.state_dict())  # a resumed layer is ready without another init
+    before = fresh.log_scale.detach().clone()
+    fresh(10 * x)
+    assert torch.equal(fresh.log_scale.detach(), before)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(layer)(x)
+    assert explained.graph_break_count == 0, explained.break_reasons

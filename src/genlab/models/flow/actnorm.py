@@ -7,6 +7,8 @@ for batch normalisation, and it is what makes deep flows start training without 
 
 The "initialised" flag is a registered buffer, so it travels with `state_dict()`: a checkpoint
 restored on resume keeps its trained values instead of being re-initialised from the next batch.
+`forward` reads a Python mirror of it, so a step neither syncs with the device nor breaks a
+`torch.compile` graph to test a tensor.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ class ActNorm(Bijection):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.log_scale = nn.Parameter(torch.zeros(channels))
         self.register_buffer("initialized", torch.tensor(False))
+        self._ready = False  # mirrors `initialized`; updated by initialize() and state-dict loads
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._ready = bool(self.initialized)
 
     def _view(self, t: Tensor, x: Tensor) -> Tensor:
         return t.view(1, -1, *([1] * (x.dim() - 2)))
@@ -49,11 +56,15 @@ class ActNorm(Bijection):
         self.bias.copy_(-mean)
         self.log_scale.copy_(-torch.log(std + self.eps))
         self.initialized.fill_(True)
+        self._ready = True
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_channels(x, self.channels, "ActNorm")
-        if self.training and not bool(self.initialized):
-            self.initialize(x)
+        if self.training and not self._ready:
+            if bool(self.initialized):  # set by hand: read the buffer once, then trust the mirror
+                self._ready = True
+            else:
+                self.initialize(x)
         y = (x + self._view(self.bias, x)) * torch.exp(self._view(self.log_scale, x))
         spatial = x[0, 0].numel()
         logdet = (spatial * wide(self.log_scale).sum()).expand(x.shape[0])
