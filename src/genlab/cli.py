@@ -27,6 +27,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.config import load_config
     from genlab.runs import standard_hooks
     from genlab.train import Trainer
+    from genlab.train.runlock import RunLock
 
     out = Path(args.out)
     items = list(args.config)
@@ -48,12 +49,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if has_run and not args.overwrite:
             raise ConfigError(f"{out} already holds a run; use --resume to continue it or "
                               "--overwrite to start over")
-        if has_run:
+    # Lock before --overwrite deletes anything: another process may be training there.
+    lock = RunLock(out) if has_run else None
+    try:
+        if has_run and not args.resume:
             for name in ("checkpoints", "samples", "tensorboard"):
                 shutil.rmtree(out / name, ignore_errors=True)
             for name in ("metrics.jsonl", "eval.json", "loss.png"):
                 (out / name).unlink(missing_ok=True)
-    with Trainer(cfg, out, resume=args.resume, hooks=standard_hooks(cfg)) as trainer:
+        trainer = Trainer(cfg, out, resume=args.resume, hooks=standard_hooks(cfg))
+    finally:
+        if lock is not None:
+            lock.release()  # the Trainer holds the lock from here on
+    with trainer:
         try:
             trainer.fit()
         except TrainingInterrupted as stop:
@@ -80,7 +88,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     with torch.no_grad():
         samples = run.model.sample(args.n)
-    path = save_samples(samples, args.output, run.dataset, run.pixels, f"{run.cfg.model.name} samples")
+    reference = run.dataset_or_none() if run.pixels is None else None  # 2-D toys: optional test points
+    path = save_samples(samples, args.output, reference, run.pixels, f"{run.cfg.model.name} samples")
     print(f"genlab: wrote {args.n} samples to {path}")
     return 0
 
@@ -127,7 +136,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.run_dir is not None:
             raise ConfigError("give either RUN_DIR or --real/--fake, not both")
         return _cmd_eval_samples(args)
-    run = load_run(args.run_dir, args.device, not args.no_ema)
+    run = load_run(args.run_dir, args.device, not args.no_ema, args.data_dir)
     model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
@@ -198,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--real", metavar="DATASET", help="reference dataset for --fake samples")
     e.add_argument("--fake", metavar="FOLDER_OR_NPZ",
                    help="a folder of PNG/JPEG images or an .npz (uint8 0..255 or float in [0, 1])")
-    e.add_argument("--data-dir", help="folder holding the --real dataset files")
+    e.add_argument("--data-dir", help="folder holding the reference dataset files (--real, or RUN_DIR's "
+                   "data when it is not where the run was trained)")
     e.add_argument("--split", default="test", choices=("test", "train"),
                    help="reference split for --fake samples")
     e.add_argument("--n-real", type=int, help="reference images (default: the split, at most 10k)")

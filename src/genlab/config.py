@@ -56,6 +56,7 @@ class TrainConfig:
     n_samples: int = 64  # images in each sample grid
     tensorboard: bool = False
     progress: bool = True
+    replan_schedule: bool = False  # on resume with a new train.steps: stretch lr schedules to it
 
 
 @dataclass

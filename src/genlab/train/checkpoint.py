@@ -9,8 +9,11 @@ dicts, so it loads with `torch.load(weights_only=True)`: no pickled code is ever
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,53 @@ from torch import Tensor
 from genlab.core.errors import DataError
 
 WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "latest"
+STEP_NAME = re.compile(r"step-[0-9]{7,12}")  # the only thing `latest` may name
+_POINTER_MAX = 64  # bytes read from `latest`; a valid pointer is ~20
+
+
+def _warn(msg: str) -> None:
+    print(f"genlab: warning: {msg}", file=sys.stderr)
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of every tensor inside nested dicts/lists: what a checkpoint needs on disk, roughly."""
+    if isinstance(obj, Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder by renaming it to a hidden name first, so a kill midway never leaves a
+    half-deleted `step-*` folder that looks like a checkpoint."""
+    trash = path.with_name(f".del-{path.name}-{os.getpid()}")
+    try:
+        path.rename(trash)
+    except OSError:
+        trash = path
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def clean_checkpoints(ckpt_dir: Path) -> list[Path]:
+    """Remove leftovers of killed saves and deletions (hidden temp folders, incomplete `step-*`
+    folders); call only while holding the run lock. Returns what was removed."""
+    if not ckpt_dir.is_dir():
+        return []
+    removed = []
+    for p in ckpt_dir.iterdir():
+        stale = p.name.startswith((".tmp-", ".old-", ".del-", f".{POINTER}.tmp-"))
+        incomplete = (p.name.startswith("step-") and p.is_dir()
+                      and not ((p / WEIGHTS).is_file() and (p / STATE).is_file()))
+        if stale or incomplete:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def _fsync(path: Path) -> None:
@@ -38,11 +88,19 @@ def save_checkpoint(ckpt_dir: Path, step: int, weights: dict[str, Tensor], state
     final = ckpt_dir / f"step-{step:07d}"
     tmp = ckpt_dir / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
-    torch.save(state, tmp / STATE)
-    for f in (tmp / WEIGHTS, tmp / STATE, tmp):
-        _fsync(f)
+    try:
+        tmp.mkdir()
+        save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
+        torch.save(state, tmp / STATE)
+        for f in (tmp / WEIGHTS, tmp / STATE, tmp):
+            _fsync(f)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)  # the previous checkpoint and pointer are untouched
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            need = (_tensor_bytes(weights) + _tensor_bytes(state)) / 2**20
+            raise DataError(f"disk full writing checkpoint {final}: it needs about {need:.1f} MiB "
+                            "free (one checkpoint beside the kept ones); previous checkpoint kept") from None
+        raise
     if final.exists():  # re-saving the same step (e.g. after a resume): swap it out first
         old = ckpt_dir / f".old-{final.name}-{os.getpid()}"
         final.rename(old)
@@ -56,7 +114,7 @@ def save_checkpoint(ckpt_dir: Path, step: int, weights: dict[str, Tensor], state
     os.replace(pointer_tmp, ckpt_dir / POINTER)
     _fsync(ckpt_dir)
     for old in list_checkpoints(ckpt_dir)[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     return final
 
 
@@ -64,19 +122,40 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     """Complete checkpoint folders, oldest first."""
     if not ckpt_dir.is_dir():
         return []
-    done = [p for p in ckpt_dir.glob("step-*") if (p / WEIGHTS).is_file() and (p / STATE).is_file()]
+    done = [p for p in ckpt_dir.glob("step-*") if STEP_NAME.fullmatch(p.name)
+            and (p / WEIGHTS).is_file() and (p / STATE).is_file()]
     return sorted(done)
 
 
 def latest_checkpoint(ckpt_dir: Path) -> Path | None:
     """The folder `latest` points at, else the newest complete one, else None."""
-    pointer = ckpt_dir / POINTER
-    if pointer.is_file():
-        target = ckpt_dir / pointer.read_text().strip()
+    name = _read_pointer(ckpt_dir / POINTER)
+    if name is not None:
+        target = ckpt_dir / name
         if (target / WEIGHTS).is_file() and (target / STATE).is_file():
             return target
+        _warn(f"{ckpt_dir / POINTER} names {name}, which is incomplete; using the newest complete checkpoint")
     found = list_checkpoints(ckpt_dir)
     return found[-1] if found else None
+
+
+def _read_pointer(pointer: Path) -> str | None:
+    """The `step-NNNNNNN` name in `latest`, or None (with a warning) if it holds anything else:
+    a pointer is never followed outside the checkpoints folder."""
+    if not pointer.exists() and not pointer.is_symlink():
+        return None
+    try:
+        if pointer.is_symlink() or not pointer.is_file():
+            raise ValueError("not a plain file")
+        with open(pointer, "rb") as f:
+            raw = f.read(_POINTER_MAX + 1)
+        name = raw.decode("ascii").strip()
+        if len(raw) > _POINTER_MAX or not STEP_NAME.fullmatch(name):
+            raise ValueError("not a step-NNNNNNN name")
+    except (OSError, ValueError) as err:  # UnicodeDecodeError is a ValueError
+        _warn(f"ignoring {pointer} ({str(err).splitlines()[0][:80]}); using the newest complete checkpoint")
+        return None
+    return name
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -45,10 +46,43 @@ class MetricsLog:
             self._tb = None
 
 
+def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(line, record) for every readable line; a torn line (a kill during a write) is skipped."""
+    out = []
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append((line, record))
+    return out
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl (unreadable lines skipped); [] if there is none."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for _, r in _records(path)]
+
+
+def cut_metrics(path: Path, step: int) -> int:
+    """Drop records past `step` and unreadable lines (a resume replays those steps); the file is
+    replaced atomically. Returns how many lines were dropped."""
+    if not path.is_file():
+        return 0
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    keep = [line for line, r in _records(path) if not isinstance(r.get("step"), (int, float))
+            or r["step"] <= step]
+    dropped = sum(1 for line in lines if line.strip()) - len(keep)
+    if dropped:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "w") as f:
+            f.write("".join(line + "\n" for line in keep))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return dropped
 
 
 class Progress:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,10 +31,11 @@ from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
 from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from genlab.train.checkpoint import clean_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
-from genlab.train.runlog import MetricsLog, Progress
+from genlab.train.runlock import RunLock
+from genlab.train.runlog import MetricsLog, Progress, cut_metrics
 from genlab.train.signals import StopRequests
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -79,6 +81,11 @@ def check_disjoint(groups: dict[str, list[nn.Parameter]]) -> None:
             owner[id(p)] = name
 
 
+def holds_run(run_dir: Path) -> bool:
+    """Whether `run_dir` already holds a run (checkpoints or a metrics log)."""
+    return (run_dir / "checkpoints").is_dir() or (run_dir / "metrics.jsonl").is_file()
+
+
 class Trainer:
     """Trains `cfg`'s model on `cfg`'s data, writing everything under `run_dir`.
 
@@ -91,7 +98,10 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False,
                  dataset: Dataset | None = None, hooks: Sequence[Hook] = ()):
         self.cfg, self.run_dir, self.hooks = cfg, Path(run_dir), list(hooks)
+        self._lock: RunLock | None = None
         t = cfg.train
+        if cfg.data.data_dir:  # saved absolute in config.yaml, so the run does not depend on the cwd
+            cfg.data.data_dir = str(Path(cfg.data.data_dir).expanduser().resolve())
         if t.grad_accum < 1 or cfg.data.batch_size % t.grad_accum:
             raise ConfigError("train.grad_accum must be >= 1 and divide data.batch_size")
         if t.log_every < 1:
@@ -126,6 +136,7 @@ class Trainer:
                                   "which genlab's trainer cannot do (updates come from a generator); "
                                   "use it in your own loop with a closure")
         self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in param_sets.items()}
+        self.schedule_steps = t.steps  # the horizon lr schedules are planned over (kept on resume)
         self.schedulers = {g: s for g in self.groups
                            if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()
@@ -137,12 +148,23 @@ class Trainer:
         self._update_params: dict[tuple[str, ...], list[nn.Parameter]] = {}
         self.step = 0
         self.last_checkpoint: Path | None = None
-        if resume:
-            self._resume()
+        try:
+            if self.dist.is_main:  # under torchrun only rank 0 owns the folder
+                self._lock = RunLock(self.run_dir)
+                if not resume and holds_run(self.run_dir):
+                    raise ConfigError(f"{self.run_dir} already holds a run; pass resume=True to continue it "
+                                      "or use a new folder")
+                clean_checkpoints(self.run_dir / "checkpoints")
+            if resume:
+                self._resume()
+                if self.dist.is_main:  # steps past the checkpoint are replayed: log them once
+                    cut_metrics(self.run_dir / "metrics.jsonl", self.step)
+        except BaseException:
+            self._release_lock()
+            raise
 
         self.log: MetricsLog | None = None
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
             self.log = MetricsLog(self.run_dir, t.tensorboard)
         self._reset_window()
@@ -192,8 +214,15 @@ class Trainer:
         return last
 
     def close(self) -> None:
-        """Release what the trainer holds across processes (the process group genlab created)."""
+        """Release what the trainer holds across processes (the process group genlab created, the
+        run-folder lock)."""
+        self._release_lock()
         self.dist.close()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Trainer:
         return self
@@ -368,6 +397,8 @@ class Trainer:
             "extra": extra,
             "config": json.dumps(self.cfg.to_dict()),
             "data_spec": json.dumps(dataclasses.asdict(self.dataset.spec)),
+            "pixels": json.dumps(dataclasses.asdict(self.pixels)) if self.pixels else "",
+            "schedule_steps": self.schedule_steps,
         }
         self.last_checkpoint = save_checkpoint(self.run_dir / "checkpoints", self.step,
                                                self.model.state_dict(), state,
@@ -380,8 +411,9 @@ class Trainer:
             raise ConfigError(f"nothing to resume: no checkpoint in {self.run_dir / 'checkpoints'}")
         weights, state = load_checkpoint(path, self.device)
         self.model.load_state_dict(weights)
+        self._plan_schedules(state)
         for g, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][g])
+            o.load_state_dict(state["optimizers"][g])  # after _plan_schedules: restores the lr
         for g, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][g])
         for g, e in self.emas.items():
@@ -396,5 +428,26 @@ class Trainer:
         self.step = int(state["step"])
         self.last_checkpoint = path
 
+    def _plan_schedules(self, state: dict[str, Any]) -> None:
+        """Keep the lr schedules' saved horizon when train.steps changed, unless
+        train.replan_schedule asks to stretch them to the new length; say which."""
+        t = self.cfg.train
+        saved = state.get("schedule_steps")
+        if saved is None:  # checkpoints from before the horizon was saved
+            saved = json.loads(state.get("config", "{}")).get("train", {}).get("steps", t.steps)
+        saved = int(saved)
+        if saved == t.steps:
+            return
+        if t.replan_schedule:
+            note = f"re-planning the learning-rate schedule for {t.steps} steps (train.replan_schedule=true)"
+        else:
+            self.schedule_steps = saved
+            self.schedulers = {g: build_scheduler(self.optimizers[g], self.cfg.optim_for(g), saved)
+                               for g in self.schedulers}
+            note = (f"keeping the learning-rate schedule planned for {saved} steps "
+                    "(train.replan_schedule=true re-plans it)")
+        if self.schedulers and self.dist.is_main:
+            print(f"genlab: train.steps changed {saved} -> {t.steps} on resume; {note}", file=sys.stderr)
 
-__all__ = ["Hook", "Trainer", "resolve_device"]
+
+__all__ = ["Hook", "Trainer", "holds_run", "resolve_device"]

@@ -13,11 +13,12 @@ from genlab.viz.plots import plot_losses, plot_points
 __all__ = ["image_grid", "plot_losses", "plot_points", "save_grid", "save_samples"]
 
 
-def save_samples(samples: torch.Tensor, path: str | Path, dataset: Dataset,
+def save_samples(samples: torch.Tensor, path: str | Path, dataset: Dataset | None,
                  pixels: Pixels | None, title: str = "") -> Path:
-    """Write model samples as an image grid (images) or a scatter over test data (2-D vectors)."""
+    """Write model samples as an image grid (images) or a scatter over test data (2-D vectors;
+    without `dataset`, samples only)."""
     if pixels is not None:
         return save_grid(pixels.to_unit(samples.float()), path, title=title)
     if samples.ndim == 2 and samples.shape[1] == 2:
-        return plot_points(samples, path, dataset.test[:2000], title)
+        return plot_points(samples, path, dataset.test[:2000] if dataset is not None else None, title)
     raise ValueError(f"cannot draw samples of shape {tuple(samples.shape)}")
