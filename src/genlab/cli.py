@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from genlab.core.errors import ConfigError, GenlabError, TrainingInterrupted
@@ -75,22 +77,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# `genlab sample` writes one picture: more than this many samples would not be readable in it.
+MAX_SAMPLE_GRID = 10_000
+SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SAMPLE_BATCH = 1000
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from genlab.core.output_path import writable_file
     from genlab.core.protocol import Sampler
+    from genlab.eval.samples import draw
     from genlab.runs import load_run
     from genlab.viz import save_samples
 
+    if args.n < 1:
+        raise ConfigError(f"-n must be a positive number of samples (1..{MAX_SAMPLE_GRID}), got {args.n}")
+    output = writable_file(args.output, "-o/--output", SAMPLE_SUFFIXES)
+    n = args.n
+    if n > MAX_SAMPLE_GRID:
+        print(f"genlab: -n {n} is more than one picture shows; drawing {MAX_SAMPLE_GRID} "
+              f"(the maximum)", file=sys.stderr)
+        n = MAX_SAMPLE_GRID
     run = load_run(args.run_dir, args.device, not args.no_ema)
     if not isinstance(run.model, Sampler):
         raise ConfigError(f"model {run.cfg.model.name} cannot sample")
     torch.manual_seed(args.seed)
-    with torch.no_grad():
-        samples = run.model.sample(args.n)
+    samples = draw(run.model.sample, n, SAMPLE_BATCH)
     reference = run.dataset_or_none() if run.pixels is None else None  # 2-D toys: optional test points
-    path = save_samples(samples, args.output, reference, run.pixels, f"{run.cfg.model.name} samples")
-    print(f"genlab: wrote {args.n} samples to {path}")
+    path = save_samples(samples, output, reference, run.pixels, f"{run.cfg.model.name} samples")
+    print(f"genlab: wrote {n} samples to {path}")
     return 0
 
 
@@ -101,6 +118,34 @@ def _inception(args: argparse.Namespace):
     from genlab.eval.features.inception import load_inception
 
     return load_inception(args.inception_weights)
+
+
+@contextmanager
+def _metric_warnings() -> Iterator[list]:
+    """Record the warnings raised while metrics run: they belong in the JSON, not on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
+def _report_warnings(result: dict, caught: list) -> None:
+    """Put every recorded warning in `result["warnings"]` unless the JSON already holds it.
+
+    Only those not already reported by the metrics themselves get one plain stderr line each.
+    """
+    def reported(node) -> set[str]:
+        if isinstance(node, dict):
+            found = set(node.get("warnings", [])) if isinstance(node.get("warnings"), list) else set()
+            return found.union(*(reported(v) for v in node.values()))
+        return set()
+
+    known = reported(result)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        if message not in known:
+            result.setdefault("warnings", []).append(message)
+            print(f"genlab: warning: {message}", file=sys.stderr)
 
 
 def _cmd_eval_samples(args: argparse.Namespace) -> int:
@@ -118,9 +163,11 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
     fake = read_samples(args.fake, dataset.is_image, grayscale)
     if args.n_samples:
         fake = fake[: args.n_samples]
-    result = {"dataset": dataset.name, "fake": str(args.fake),
-              **json_safe(metrics_for_samples(fake, dataset, args.split, args.n_real,
-                                            _inception(args)))}
+    with _metric_warnings() as caught:
+        result = {"dataset": dataset.name, "fake": str(args.fake),
+                  **json_safe(metrics_for_samples(fake, dataset, args.split, args.n_real,
+                                                _inception(args)))}
+    _report_warnings(result, caught)
     text = json.dumps(result, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
@@ -129,13 +176,24 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from genlab.core.output_path import writable_file
     from genlab.eval.evaluate import evaluate
     from genlab.runs import load_run
 
+    for flag, value, low in (("--n-real", args.n_real, 1), ("--n-samples", args.n_samples, 1),
+                             ("--importance-samples", args.importance_samples, 1),
+                             ("--n-test", args.n_test, 0)):
+        if value is not None and value < low:
+            what = "a positive integer" if low else "0 (all test examples) or a positive integer"
+            raise ConfigError(f"{flag} must be {what}, got {value}")
+    if args.output:
+        writable_file(args.output, "-o/--output")
     if args.run_dir is None or args.real or args.fake:
         if args.run_dir is not None:
             raise ConfigError("give either RUN_DIR or --real/--fake, not both")
         return _cmd_eval_samples(args)
+    if not args.output and Path(args.run_dir).is_dir():
+        writable_file(Path(args.run_dir) / "eval.json", "RUN_DIR/eval.json")
     run = load_run(args.run_dir, args.device, not args.no_ema, args.data_dir)
     model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
     if args.n_test is not None:
@@ -143,10 +201,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.importance_samples is not None:
         cfg.eval.importance_samples = args.importance_samples
     device = next(model.parameters()).device
-    result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
-              "ema_weights": run.ema_weights,
-              **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
-                         n_samples=args.n_samples, inception=_inception(args))}
+    with _metric_warnings() as caught:
+        result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
+                  "ema_weights": run.ema_weights,
+                  **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
+                             n_samples=args.n_samples, inception=_inception(args))}
+    _report_warnings(result, caught)
     text = json.dumps(result, indent=2)
     out = Path(args.output) if args.output else Path(args.run_dir) / "eval.json"
     out.write_text(text + "\n")
@@ -194,8 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run_dir")
-    s.add_argument("-n", type=int, default=64)
-    s.add_argument("-o", "--output", default="samples.png")
+    s.add_argument("-n", type=int, default=64,
+                   help=f"number of samples, 1..{MAX_SAMPLE_GRID} (more are capped: one picture)")
+    s.add_argument("-o", "--output", default="samples.png",
+                   help="picture to write (.png/.jpg/.jpeg) in an existing folder")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")

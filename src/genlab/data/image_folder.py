@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from genlab.core.errors import DataError
 from genlab.data.dataset import DATASETS, Dataset, split
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
+# Largest image read (width x height), checked on the header before decoding: far above any dataset
+# genlab trains on, far below a decompression bomb's claimed size (e.g. 30000 x 30000).
+MAX_PIXELS = 8192 * 8192
+SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def to_8bit(img: Image.Image, path: Path) -> Image.Image:
+    """A 16-bit grayscale image as 8-bit "L", rounding v * 255 / 65535 (= v / 257) to the nearest."""
+    a = np.asarray(img).astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise DataError(f"cannot read image {path}: mode {img.mode} values outside 0..65535")
+    return Image.fromarray(((a + 128) // 257).astype(np.uint8), mode="L")
+
+
+def open_image(path: Path, grayscale: bool, image_size: int | None) -> np.ndarray:
+    """One image file as a uint8 (H, W) or (H, W, 3) array; any decoding problem is one DataError line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise DataError(f"image {path} is {w}x{h} pixels, more than genlab reads "
+                                    f"({MAX_PIXELS} pixels); is it corrupt or a decompression bomb?")
+                if img.mode in SIXTEEN_BIT_MODES:
+                    img = to_8bit(img, path)
+                img = img.convert("L" if grayscale else "RGB")
+                if image_size:
+                    img = img.resize((image_size, image_size), Image.BILINEAR)
+                return np.asarray(img, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"image {path} is too large to read safely: {err}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(f"cannot read image {path}: {reason}") from None
 
 
 def read_images(folder: str | Path, image_size: int | None = None, grayscale: bool = False):
-    """Load every image under `folder` as uint8 (N, C, H, W) plus integer labels."""
+    """Load every image under `folder` as uint8 (N, C, H, W) plus integer labels.
+
+    16-bit PNGs are scaled to 8 bits (rounded v / 257); images over MAX_PIXELS are refused.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist (set data.data_dir)")
@@ -25,14 +65,7 @@ def read_images(folder: str | Path, image_size: int | None = None, grayscale: bo
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     arrays, labels = [], []
     for p in files:
-        try:
-            with Image.open(p) as img:
-                img = img.convert("L" if grayscale else "RGB")
-                if image_size:
-                    img = img.resize((image_size, image_size), Image.BILINEAR)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"cannot read image {p}: {err}") from None
+        arrays.append(open_image(p, grayscale, image_size))
         labels.append(classes.index(p.parent.relative_to(root).as_posix()))
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:

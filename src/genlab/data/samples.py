@@ -1,8 +1,9 @@
 """Read samples produced by any tool: a folder of PNG/JPEG images or a NumPy .npz file.
 
 Images come back as float32 (N, C, H, W) in [0, 1]: uint8 arrays and image files are divided by
-255, float arrays must already lie in [0, 1]. Arrays of shape (N, H, W) get one channel and
-(N, H, W, C) is transposed to (N, C, H, W). Vector samples (2-D toys) are (N, D) float arrays.
+255 (16-bit PNGs are first rounded to 8 bits, see `read_images`), float arrays must already lie
+in [0, 1]. Arrays of shape (N, H, W) get one channel and (N, H, W, C) is transposed to
+(N, C, H, W). Vector samples (2-D toys) are (N, D) float arrays.
 An .npz file is read from its `samples`, `images` or `x` array, or its only array.
 """
 

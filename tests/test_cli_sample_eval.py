@@ -1,0 +1,112 @@
+"""Argument checks of `genlab sample` and `genlab eval`: one line, exit code 2, before any work."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from genlab import cli
+from tests.conftest import tiny_vae
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_vae(train__steps=4, train__ckpt_every=4)))
+    assert cli.main(["train", str(config), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def _fails(capsys, argv: list[str], *words: str) -> str:
+    """Run the CLI; it must exit 2 with exactly one stderr line containing `words`."""
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genlab: error:"), err
+    for word in words:
+        assert word in lines[0], err
+    return lines[0]
+
+
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_sample_n_must_be_positive(capsys, run_dir, tmp_path, n):
+    _fails(capsys, ["sample", str(run_dir), "-n", n, "-o", str(tmp_path / "s.png")], "-n", n)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_sample_huge_n_is_capped_with_a_message(capsys, run_dir, tmp_path):
+    out = tmp_path / "s.png"
+    assert cli.main(["sample", str(run_dir), "-n", "100000000", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert str(cli.MAX_SAMPLE_GRID) in captured.err and "100000000" in captured.err
+    assert f"wrote {cli.MAX_SAMPLE_GRID} samples" in captured.out and out.is_file()
+
+
+@pytest.mark.parametrize("output,word", [("noext", "extension"), (".", "folder"),
+                                         ("missing/s.png", "does not exist"),
+                                         ("s.txt", ".png")])
+def test_sample_bad_output_checked_before_loading_the_run(capsys, tmp_path, output, word):
+    # The run folder does not exist either: the error must be about -o, so -o was checked first.
+    target = tmp_path / output if output != "." else tmp_path
+    line = _fails(capsys, ["sample", str(tmp_path / "no-run"), "-o", str(target)], "-o", word)
+    assert "no-run" not in line
+
+
+def test_sample_unwritable_output_folder(capsys, tmp_path, monkeypatch):
+    # Tests may run as root, which can write anywhere: pretend the folder is read-only.
+    monkeypatch.setattr("genlab.core.output_path.os.access", lambda *a, **k: False)
+    _fails(capsys, ["sample", str(tmp_path / "no-run"), "-o", str(tmp_path / "s.png")], "not writable")
+
+
+@pytest.mark.parametrize("flag,value", [("--n-real", "-5"), ("--n-real", "0"), ("--n-samples", "0"),
+                                        ("--n-samples", "-3"), ("--importance-samples", "0"),
+                                        ("--importance-samples", "-1"), ("--n-test", "-1")])
+def test_eval_counts_must_be_positive(capsys, tmp_path, flag, value):
+    _fails(capsys, ["eval", str(tmp_path / "no-run"), flag, value], flag, value)
+
+
+def test_eval_output_into_missing_folder_is_checked_first(capsys, tmp_path):
+    out = tmp_path / "missing" / "eval.json"
+    _fails(capsys, ["eval", str(tmp_path / "no-run"), "-o", str(out)], "does not exist")
+    _fails(capsys, ["eval", "--real", "8gaussians", "--fake", str(tmp_path / "f.npz"), "-o", str(out)],
+           "does not exist")
+
+
+def test_eval_n_test_zero_means_all(capsys, run_dir, tmp_path):
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(run_dir), "--no-samples", "--n-test", "0", "--importance-samples", "2",
+            "-o", str(out)]
+    assert cli.main(argv) == 0
+    from genlab.runs import load_run
+
+    n_test = len(load_run(run_dir, "cpu", False).dataset.test)
+    assert json.loads(out.read_text())["likelihood"]["n_test"] == n_test
+
+
+def test_eval_metric_warnings_go_to_the_json_not_stderr(capsys, tmp_path):
+    fake = tmp_path / "fake.npz"
+    np.savez(fake, samples=np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32))
+    out = tmp_path / "eval.json"
+    assert cli.main(["eval", "--real", "digits", "--fake", str(fake), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Warning" not in err and ".py:" not in err, err
+    notes = json.loads(out.read_text())["warnings"]
+    assert any("n_fake=20 differs from n_real" in n for n in notes)
+    assert any("Fréchet distance with N=20" in n for n in notes)
+
+
+def test_unreported_warning_is_added_to_the_json_as_one_plain_line(capsys):
+    import warnings
+
+    result = {"samples": {"warnings": ["already there"]}}
+    with cli._metric_warnings() as caught:
+        warnings.warn("already there", stacklevel=1)
+        warnings.warn("new condition", RuntimeWarning, stacklevel=1)
+    cli._report_warnings(result, caught)
+    assert result["warnings"] == ["new condition"]
+    assert capsys.readouterr().err == "genlab: warning: new condition\n"
