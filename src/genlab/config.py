@@ -14,6 +14,7 @@ A run config has five sections. `model` names a registered model class and carri
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from genlab.core.errors import ConfigError
+from genlab.optim.checks import check_int, check_range
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 
 
@@ -41,6 +43,15 @@ class DataConfig:
     image_size: int | None = None  # image-folder: resize to this square size
     grayscale: bool = False  # image-folder: convert to one channel
 
+    def __post_init__(self) -> None:
+        check_int("data.batch_size", self.batch_size, 1)
+        check_int("data.n_samples", self.n_samples, 1)
+        check_range("data.test_fraction", self.test_fraction, 0.0, 1.0, high_open=True)
+        if self.image_size is not None:
+            check_int("data.image_size", self.image_size, 1)
+        if self.logit_alpha is not None:
+            check_range("data.logit_alpha", self.logit_alpha, 0.0, 0.5, low_open=True, high_open=True)
+
 
 @dataclass
 class TrainConfig:
@@ -58,6 +69,11 @@ class TrainConfig:
     tensorboard: bool = False
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("grad_accum", 1), ("log_every", 1), ("sample_every", 0),
+                          ("eval_every", 0), ("ckpt_every", 0), ("keep_checkpoints", 1), ("n_samples", 1)):
+            check_int(f"train.{name}", getattr(self, name), low)
+
 
 @dataclass
 class EvalConfig:
@@ -65,6 +81,10 @@ class EvalConfig:
     importance_samples: int = 1000  # K of the importance-sampled log-likelihood
     batch_size: int = 100
     seed: int = 1234
+
+    def __post_init__(self) -> None:
+        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1)):
+            check_int(f"eval.{name}", getattr(self, name), low)
 
 
 @dataclass
@@ -178,7 +198,11 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
+        # A range check in the dataclass's __post_init__ names its own key: keep its line as is.
+        msg = str(err)
+        if prefix and msg.startswith(prefix):
+            raise ConfigError(msg) from None
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {msg}") from None
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -236,9 +260,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"bad value for {key}: expected a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"bad value for {key}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, (dict, list)) or value is None:
             raise ConfigError(f"bad value for {key}: expected a string, got {value!r}")

@@ -30,7 +30,7 @@ from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
 from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from genlab.train.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.runlog import MetricsLog, Progress
@@ -379,6 +379,8 @@ class Trainer:
         if path is None:
             raise ConfigError(f"nothing to resume: no checkpoint in {self.run_dir / 'checkpoints'}")
         weights, state = load_checkpoint(path, self.device)
+        self._check_resumable(path, state)
+        check_weights_fit(self.model.state_dict(), weights, path)
         self.model.load_state_dict(weights)
         for g, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][g])
@@ -395,6 +397,24 @@ class Trainer:
         self.model.load_extra_state(extra[rank] if rank < len(extra) else extra[0])
         self.step = int(state["step"])
         self.last_checkpoint = path
+
+    # Options that decide which examples the saved data-stream position points at.
+    STREAM_KEYS = (("data", "name"), ("data", "batch_size"), ("data", "n_samples"),
+                   ("data", "test_fraction"), ("train", "seed"))
+
+    def _check_resumable(self, path: Path, state: dict[str, Any]) -> None:
+        """Refuse a resume whose config changes the meaning of the saved stream position, or whose
+        train.steps does not go past the checkpoint."""
+        step = int(state["step"])
+        if self.cfg.train.steps <= step:
+            raise ConfigError(f"train.steps={self.cfg.train.steps} but checkpoint {path.name} is at step "
+                              f"{step}; to resume, set train.steps above {step}")
+        saved = json.loads(state["config"])
+        for section, key in self.STREAM_KEYS:
+            old, new = saved.get(section, {}).get(key), getattr(getattr(self.cfg, section), key)
+            if old is not None and old != new:
+                raise ConfigError(f"--resume cannot change {section}.{key} ({old!r} -> {new!r}): the saved "
+                                  "data-stream position would point at other examples; start a new run")
 
 
 __all__ = ["Hook", "Trainer", "resolve_device"]
