@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import yaml
@@ -59,6 +60,132 @@ def test_train_sample_eval(tmp_path, capsys):
     assert ll["log_likelihood_is_nats"] >= ll["elbo_nats"] - 0.05
 
 
-def test_eval_missing_run(tmp_path, capsys):
-    code, _, err = run(["eval", str(tmp_path / "nothing")], capsys)
-    assert code == 1 and "no checkpoint" in err
+@pytest.mark.parametrize("sub", [["eval"], ["sample"]])
+def test_missing_or_empty_run_is_exit_2(sub, tmp_path, capsys):
+    code, _, err = run([*sub, str(tmp_path / "nothing")], capsys)
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+    code, _, err = run([*sub, str(tmp_path)], capsys)  # a folder, but not a run
+    assert code == 2 and "no checkpoint" in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------- bad input: one line, exit 2
+def one_line_error(err: str) -> str:
+    line = err.strip()
+    assert "\n" not in line and line.startswith("genlab: error:"), err
+    return line
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.steps=0", "train.steps"), ("train.steps=-3", "train.steps"),
+    ("train.ckpt_every=-1", "train.ckpt_every"), ("train.log_every=0", "train.log_every"),
+    ("train.sample_every=-1", "train.sample_every"), ("train.eval_every=-1", "train.eval_every"),
+    ("train.keep_checkpoints=0", "train.keep_checkpoints"), ("train.n_samples=0", "train.n_samples"),
+    ("train.grad_accum=0", "train.grad_accum"), ("data.batch_size=0", "data.batch_size"),
+    ("data.batch_size=-4", "data.batch_size"), ("data.test_fraction=1.5", "data.test_fraction"),
+    ("data.test_fraction=-0.5", "data.test_fraction"), ("data.test_fraction=1", "data.test_fraction"),
+    ("data.n_samples=0", "data.n_samples"), ("data.image_size=0", "data.image_size"),
+    ("data.image_size=-8", "data.image_size"), ("data.logit_alpha=0.5", "data.logit_alpha"),
+    ("data.logit_alpha=nan", "data.logit_alpha"), ("eval.n_test=-1", "eval.n_test"),
+    ("eval.importance_samples=0", "eval.importance_samples"), ("eval.batch_size=0", "eval.batch_size"),
+    ("model.latent_dim=0", "model.latent_dim"), ("model.hidden=-1", "model.hidden"),
+    ("model.iwae_k=0", "model.iwae_k"), ("model.min_log_std=.inf", "model.min_log_std"),
+])
+def test_out_of_range_values(override, needle, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_vae()))
+    code, _, err = run(["train", str(cfg), "--out", str(tmp_path / "run"), override], capsys)
+    assert code == 2 and needle in one_line_error(err)
+    assert not (tmp_path / "run").exists()  # refused before any folder is made
+
+
+@pytest.mark.parametrize("preset, override", [
+    ("gan-ns-digits", "model.n_critic=0"), ("gan-ns-digits", "model.g_steps=-1"),
+    ("gan-ns-digits", "model.clip=0"), ("gan-ns-digits", "model.penalty_weight=nan"),
+    ("gan-ns-digits", "model.latent_dim=0"), ("nice-digits", "model.couplings=0"),
+    ("realnvp-digits", "model.levels=0"), ("glow-digits", "model.steps=0"),
+    ("glow-digits", "model.hidden=0"), ("realnvp-moons", "model.temperature=-1"),
+])
+def test_model_ranges(preset, override, tmp_path, capsys):
+    code, _, err = run(["train", preset, "--out", str(tmp_path / "run"), override], capsys)
+    assert code == 2 and override.split("=")[0] in one_line_error(err)
+
+
+def test_yaml_duplicate_key_and_bad_bytes(tmp_path, capsys):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(yaml.safe_dump(tiny_vae()) + "model: {name: gan}\n")
+    code, _, err = run(["train", str(dup), "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "duplicate key 'model'" in one_line_error(err)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(yaml.safe_dump(tiny_vae()).encode() + b"# \xe9\n")
+    code, _, err = run(["train", str(latin), "--out", str(tmp_path / "run")], capsys)
+    assert code == 2 and "not UTF-8" in one_line_error(err)
+
+
+def test_out_must_be_a_writable_folder(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_vae()))
+    for out, needle in ((cfg, "existing file"), (cfg / "run", "is a file")):
+        code, _, err = run(["train", str(cfg), "--out", str(out)], capsys)
+        assert code == 2 and needle in one_line_error(err)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root can write anywhere: nothing to test then
+        code, _, err = run(["train", str(cfg), "--out", str(locked / "a" / "run")], capsys)
+        assert code == 2 and "not writable" in one_line_error(err)
+
+
+def test_version(capsys):
+    from genlab import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"genlab {__version__}"
+
+
+# ---------------------------------------------------------------------- resume refusals
+@pytest.fixture
+def trained(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_vae()))
+    run_dir = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    return run_dir
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.steps=5", "set train.steps above 20"),
+    ("train.steps=20", "set train.steps above 20"),
+    ("data.batch_size=16", "cannot change data.batch_size"),
+    ("train.seed=3", "cannot change train.seed"),
+    ("data.n_samples=256", "cannot change data.n_samples"),
+    ("data.test_fraction=0.5", "cannot change data.test_fraction"),
+    ("model.hidden=8", "does not fit the configured model"),
+])
+def test_resume_refusals(trained, override, needle, capsys):
+    before = (trained / "config.yaml").read_text()
+    code, _, err = run(["train", "--out", str(trained), "--resume", "train.steps=40", override], capsys)
+    line = one_line_error(err)
+    assert code == 2 and needle in line
+    if "hidden" in override:  # names a conflicting key and both shapes
+        assert "encoder.1.0.weight: (16, 2) in the checkpoint, (8, 2) in the model" in line
+    assert (trained / "config.yaml").read_text() == before  # not rewritten
+
+
+def test_resume_further_still_works(trained, capsys):
+    code, out, _ = run(["train", "--out", str(trained), "--resume", "train.steps=25"], capsys)
+    assert code == 0 and "25 steps" in out
+
+
+class Untrusted:
+    pass
+
+
+def test_untrusted_pickle_is_refused(trained, capsys):
+    import torch
+
+    # A harmless object of a class not on torch's weights_only allow-list stands in for any payload.
+    torch.save({"step": Untrusted()}, trained / "checkpoints" / "step-0000020" / "state.pt")
+    code, _, err = run(["sample", str(trained), "-o", str(trained / "s.png")], capsys)
+    line = one_line_error(err)
+    assert "refusing to unpickle" in line and "weights_only" not in line

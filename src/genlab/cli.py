@@ -25,6 +25,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_out_dir(out: Path) -> None:
+    """ConfigError unless `out` is, or can be created as, a writable folder (checked before training)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is an existing file, not a run folder")
+    parent = out
+    while not parent.exists():  # the nearest existing ancestor is where mkdir would start
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: {parent} is a file, so the run folder cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        what = "is not writable" if parent == out else f"cannot be created ({parent} is not writable)"
+        raise ConfigError(f"--out {out} {what}")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.config import load_config
     from genlab.runs import standard_hooks
@@ -32,6 +46,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.train.runlock import RunLock
 
     out = Path(args.out)
+    check_out_dir(out)
     items = list(args.config)
     source = items.pop(0) if items and "=" not in items[0] else None
     overrides = items + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
@@ -238,7 +253,10 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from genlab import __version__
+
     p = argparse.ArgumentParser(prog="genlab", description=__doc__)
+    p.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="models, datasets and presets").set_defaults(func=_cmd_list)

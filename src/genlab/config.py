@@ -22,6 +22,7 @@ import yaml
 
 from genlab.core.errors import ConfigError
 from genlab.core.typed import build_dataclass, check_keys, plain
+from genlab.optim.checks import check_int, check_range
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 
 
@@ -39,6 +40,15 @@ class DataConfig:
     test_fraction: float = 0.2  # datasets without an official split (digits, toys, folders)
     image_size: int | None = None  # image-folder: resize to this square size
     grayscale: bool = False  # image-folder: convert to one channel
+
+    def __post_init__(self) -> None:
+        check_int("data.batch_size", self.batch_size, 1)
+        check_int("data.n_samples", self.n_samples, 1)
+        check_range("data.test_fraction", self.test_fraction, 0.0, 1.0, high_open=True)
+        if self.image_size is not None:
+            check_int("data.image_size", self.image_size, 1)
+        if self.logit_alpha is not None:
+            check_range("data.logit_alpha", self.logit_alpha, 0.0, 0.5, low_open=True, high_open=True)
 
 
 @dataclass
@@ -58,6 +68,11 @@ class TrainConfig:
     progress: bool = True
     replan_schedule: bool = False  # on resume with a new train.steps: stretch lr schedules to it
 
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("grad_accum", 1), ("log_every", 1), ("sample_every", 0),
+                          ("eval_every", 0), ("ckpt_every", 0), ("keep_checkpoints", 1), ("n_samples", 1)):
+            check_int(f"train.{name}", getattr(self, name), low)
+
 
 @dataclass
 class EvalConfig:
@@ -65,6 +80,10 @@ class EvalConfig:
     importance_samples: int = 1000  # K of the importance-sampled log-likelihood
     batch_size: int = 100
     seed: int = 1234
+
+    def __post_init__(self) -> None:
+        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1)):
+            check_int(f"eval.{name}", getattr(self, name), low)
 
 
 @dataclass

@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from genlab.config import Config
-from genlab.core.errors import DataError, GenlabError
+from genlab.core.errors import ConfigError, GenlabError
 from genlab.core.protocol import DataSpec, Model
 from genlab.data import Dataset, Pixels, load_dataset, pixels_for
 from genlab.eval.hooks import PeriodicEvaluation
 from genlab.models import build_model
 from genlab.optim import flat_params
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
+from genlab.train.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint
 from genlab.train.trainer import Hook, resolve_device
 from genlab.viz.hooks import LossPlot, SampleGrid
 
@@ -69,9 +69,11 @@ def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
     """The model of `run_dir`'s latest checkpoint (EMA weights where kept), in eval mode;
     `data_dir` overrides where the dataset is looked for when it is needed."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"run folder {run_dir} does not exist")
     path = latest_checkpoint(run_dir / "checkpoints")
     if path is None:
-        raise DataError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
+        raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
     dev = resolve_device(device)
     weights, state = load_checkpoint(path, dev)
     cfg = Config.from_dict(json.loads(state["config"]))
@@ -85,6 +87,7 @@ def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
         run.pixels = pixels_for(run.dataset, cfg.data)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model.name, cfg.model.params, spec).to(dev)
+    check_weights_fit(model.state_dict(), weights, path)
     model.load_state_dict(weights)
     applied = use_ema and bool(state["ema"])
     if applied:

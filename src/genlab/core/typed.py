@@ -7,6 +7,7 @@ lists, dicts, nested dataclasses) and fails with one line naming the key (`prefi
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any
@@ -32,7 +33,11 @@ def build_dataclass(cls: type, raw: Any, prefix: str) -> Any:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
+        # A range check in the dataclass's __post_init__ names its own key: keep its line as is.
+        msg = str(err)
+        if prefix and msg.startswith(prefix):
+            raise ConfigError(msg) from None
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {msg}") from None
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:
@@ -90,9 +95,12 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"bad value for {key}: expected a number, got {value!r}")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"bad value for {key}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, (dict, list)) or value is None:
             raise ConfigError(f"bad value for {key}: expected a string, got {value!r}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from genlab.core.errors import ConfigError
+from genlab.core.strict_yaml import load_yaml_file
 
 PRESET_DIR = Path(__file__).parent
 
@@ -28,10 +27,7 @@ def load_preset_dict(source: str) -> dict[str, Any]:
             )
     if not path.is_file():
         raise ConfigError(f"config file {source!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"cannot parse {path}: {err}") from None
+    raw = load_yaml_file(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping with model/data/optim/train sections")
     return raw

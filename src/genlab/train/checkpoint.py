@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -21,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genlab.core.errors import DataError
+from genlab.core.errors import ConfigError, DataError
 
 WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "latest"
 STEP_NAME = re.compile(r"step-[0-9]{7,12}")  # the only thing `latest` may name
@@ -163,6 +164,21 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu"):
     try:
         weights = load_file(path / WEIGHTS, device=str(device))
         state = torch.load(path / STATE, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object: never retry unsafely
+        raise DataError(f"{path / STATE} is not a genlab checkpoint or was written by an untrusted tool; "
+                        "refusing to unpickle it") from None
     except Exception as err:  # safetensors/torch raise many types for damaged files
         raise DataError(f"cannot load checkpoint {path}: {err}") from None
     return weights, state
+
+
+def check_weights_fit(expected: dict[str, Tensor], weights: dict[str, Tensor], path: Path) -> None:
+    """ConfigError naming the keys where checkpoint `path` and the configured model disagree."""
+    problems = [f"{k}: {tuple(weights[k].shape)} in the checkpoint, {tuple(v.shape)} in the model"
+                for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    problems += [f"{k}: missing from the checkpoint" for k in expected if k not in weights]
+    problems += [f"{k}: in the checkpoint, not in the model" for k in weights if k not in expected]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ConfigError(f"checkpoint {path} does not fit the configured model (were model options "
+                          f"changed?): {'; '.join(problems[:3])}{more}")

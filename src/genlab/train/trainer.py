@@ -31,7 +31,13 @@ from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
 from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
-from genlab.train.checkpoint import clean_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint
+from genlab.train.checkpoint import (
+    check_weights_fit,
+    clean_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.runlock import RunLock
@@ -410,6 +416,8 @@ class Trainer:
         if path is None:
             raise ConfigError(f"nothing to resume: no checkpoint in {self.run_dir / 'checkpoints'}")
         weights, state = load_checkpoint(path, self.device)
+        self._check_resumable(path, state)
+        check_weights_fit(self.model.state_dict(), weights, path)
         self.model.load_state_dict(weights)
         self._plan_schedules(state)
         for g, o in self.optimizers.items():
@@ -448,6 +456,25 @@ class Trainer:
                     "(train.replan_schedule=true re-plans it)")
         if self.schedulers and self.dist.is_main:
             print(f"genlab: train.steps changed {saved} -> {t.steps} on resume; {note}", file=sys.stderr)
+
+    # Options that decide which examples the saved data-stream position points at.
+    STREAM_KEYS = (("data", "name"), ("data", "batch_size"), ("data", "n_samples"),
+                   ("data", "test_fraction"), ("train", "seed"))
+
+    def _check_resumable(self, path: Path, state: dict[str, Any]) -> None:
+        """Refuse a resume whose config changes the meaning of the saved stream position, or whose
+        train.steps does not go past the checkpoint."""
+        step = int(state["step"])
+        if self.cfg.train.steps <= step:
+            raise ConfigError(f"train.steps={self.cfg.train.steps} but checkpoint {path.name} is at step "
+                              f"{step}; to resume, set train.steps above {step}")
+        saved = json.loads(state["config"])
+        for section, key in self.STREAM_KEYS:
+            old, new = saved.get(section, {}).get(key), getattr(getattr(self.cfg, section), key)
+            if old is not None and old != new:
+                raise ConfigError(f"--resume cannot change {section}.{key} ({old!r} -> {new!r}): the saved "
+                                  "data-stream position would point at other examples; start a new run")
+
 
 
 __all__ = ["Hook", "Trainer", "holds_run", "resolve_device"]

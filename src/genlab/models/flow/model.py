@@ -44,6 +44,7 @@ from genlab.models.flow.nets import coupling_net
 from genlab.models.flow.permute import Permute
 from genlab.models.flow.squeeze import Squeeze
 from genlab.models.registry import MODELS
+from genlab.optim.checks import check_int, check_range
 
 
 @dataclass
@@ -54,6 +55,15 @@ class FlowConfig:
     depth: int = 2  # hidden layers of the coupling MLPs (vector data)
     flatten: bool = False  # treat images as flat vectors (no convolutions, no multi-scale)
     temperature: float = 1.0  # default sampling temperature (std of the latents)
+
+    def __post_init__(self) -> None:
+        # Ranges checked when the config is built, so a bad value fails before any data is loaded.
+        check_int("model.hidden", self.hidden, 1)
+        check_int("model.depth", self.depth, 0)
+        check_range("model.temperature", self.temperature, 0.0, low_open=True)
+        for name in ("couplings", "levels", "steps"):  # the subclasses' counts, where they have them
+            if hasattr(self, name):
+                check_int(f"model.{name}", getattr(self, name), 1)
 
 
 class FlowModel(Model):

@@ -40,6 +40,7 @@ from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.models.gan.vi import anchor_penalty
 from genlab.models.registry import MODELS
 from genlab.nets.norm import NORMS
+from genlab.optim.checks import check_int, check_range
 
 PENALTIES = ("none", "gp", "fd")
 TRAIN_MODES = ("alternating", "single_loss")
@@ -93,6 +94,21 @@ class GAN(Model):
         hub_threshold: float = 50.0
         hub_pool: int = 10000
         hub_quantile: float | None = None  # keep hub values above this pool quantile instead
+
+        def __post_init__(self) -> None:
+            # Ranges checked when the config is built, so a bad value fails before any data is loaded.
+            for name, low in (("n_critic", 1), ("g_steps", 1), ("latent_dim", 1), ("hidden", 1),
+                              ("depth", 0), ("hub_k", 1), ("hub_pool", 1)):
+                check_int(f"model.{name}", getattr(self, name), low)
+            for name in ("penalty_weight", "r1_weight", "vi_weight", "single_loss_weight"):
+                check_range(f"model.{name}", getattr(self, name), 0.0)
+            for name in ("penalty_power", "grad_norm_eps", "grad_norm_k", "truncation"):
+                check_range(f"model.{name}", getattr(self, name), 0.0, low_open=True)
+            check_range("model.hub_threshold", self.hub_threshold)
+            if self.clip is not None:
+                check_range("model.clip", self.clip, 0.0, low_open=True)
+            if self.hub_quantile is not None:
+                check_range("model.hub_quantile", self.hub_quantile, 0.0, 1.0)
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         shape = DataSpec.coerce(spec).shape

@@ -27,6 +27,7 @@ from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
 from genlab.nets import ConvDecoder, ConvEncoder, mlp
+from genlab.optim.checks import check_int, check_range
 
 
 @MODELS.register("vae")
@@ -43,6 +44,13 @@ class VAE(Model):
         min_log_std: float = -7.0  # floor of the Gaussian decoder's log-std
         iwae_k: int = 1  # importance samples in the training bound (1: the usual ELBO)
         eval_chunk: int = 100  # importance samples evaluated at once
+
+        def __post_init__(self) -> None:
+            # Ranges checked when the config is built, so a bad value fails before any data is loaded.
+            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0), ("iwae_k", 1),
+                              ("eval_chunk", 1)):
+                check_int(f"model.{name}", getattr(self, name), low)
+            check_range("model.min_log_std", self.min_log_std)
 
     uses_importance_sampling = True
 
