@@ -155,7 +155,6 @@ def trained(tmp_path, capsys):
 
 @pytest.mark.parametrize("override, needle", [
     ("train.steps=5", "set train.steps above 20"),
-    ("train.steps=20", "set train.steps above 20"),
     ("data.batch_size=16", "cannot change data.batch_size"),
     ("train.seed=3", "cannot change train.seed"),
     ("data.n_samples=256", "cannot change data.n_samples"),

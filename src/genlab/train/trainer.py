@@ -465,7 +465,7 @@ class Trainer:
         """Refuse a resume whose config changes the meaning of the saved stream position, or whose
         train.steps does not go past the checkpoint."""
         step = int(state["step"])
-        if self.cfg.train.steps <= step:
+        if self.cfg.train.steps < step:  # equal: a finished run, resumed again, has nothing to do
             raise ConfigError(f"train.steps={self.cfg.train.steps} but checkpoint {path.name} is at step "
                               f"{step}; to resume, set train.steps above {step}")
         saved = json.loads(state["config"])
