@@ -55,3 +55,22 @@ def test_eval_data_dir_is_where_the_reference_data_is_read(toy_run, tmp_path, mo
     assert main(["eval", str(toy_run), "--device", "cpu", "--no-samples", "--data-dir", str(tmp_path),
                  "-o", str(out)]) == 0
     assert seen == [str(tmp_path)] and out.is_file()
+
+
+@pytest.mark.parametrize("ema, no_ema, expected", [(None, False, False), (0.9, False, True), (0.9, True, False)])
+def test_eval_json_reports_the_weights_actually_used(tmp_path, ema, no_ema, expected):
+    import json
+
+    raw = tiny_vae(train__steps=3)
+    raw["optim"]["default"]["ema"] = ema
+    trainer = Trainer(Config.from_dict(raw), tmp_path / "run")
+    trainer.fit()
+    run = load_run(tmp_path / "run", "cpu", use_ema=not no_ema)
+    assert run.ema_weights is expected
+    if expected:  # the model holds the EMA shadow, not the raw weights
+        shadow = trainer.emas["model"].shadow
+        assert all(p.equal(s) for p, s in zip(run.model.param_groups()["model"], shadow))
+    args = ["eval", str(tmp_path / "run"), "--no-samples", "--n-test", "16", "--importance-samples", "4",
+            "-o", str(tmp_path / "eval.json")] + (["--no-ema"] if no_ema else [])
+    assert main(args) == 0
+    assert json.loads((tmp_path / "eval.json").read_text())["ema_weights"] is expected
