@@ -57,7 +57,8 @@ def test_eval_data_dir_is_where_the_reference_data_is_read(toy_run, tmp_path, mo
     assert seen == [str(tmp_path)] and out.is_file()
 
 
-@pytest.mark.parametrize("ema, no_ema, expected", [(None, False, False), (0.9, False, True), (0.9, True, False)])
+@pytest.mark.parametrize("ema, no_ema, expected",
+                         [(None, False, False), (0.9, False, True), (0.9, True, False)])
 def test_eval_json_reports_the_weights_actually_used(tmp_path, ema, no_ema, expected):
     import json
 
