@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
+from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.typed import build_dataclass, check_keys, plain
-from genlab.optim.checks import check_int, check_range
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
@@ -31,3 +32,23 @@ def feature_matrix(x: Tensor | Sequence, what: str = "features", min_rows: int =
     if not torch.isfinite(f).all():
         raise DataError(f"{what} contain NaN or inf values")
     return f
+
+
+def check_range(name: str, value: float, low: float = -math.inf, high: float = math.inf, *,
+                low_open: bool = False, high_open: bool = False) -> None:
+    """ValueError unless `value` is a finite number in the interval (brackets as given); the message
+    starts with `name`, so a config can prefix its section."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        close = ")" if high_open or math.isinf(high) else "]"
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{close}"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+
+
+def check_int(name: str, value: int, low: int = 0) -> None:
+    """ValueError unless `value` is an integer >= low."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -14,9 +14,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from genlab.core.checks import check_range
 from genlab.core.errors import ConfigError
 from genlab.core.typed import coerce
-from genlab.optim.checks import check_range
 from genlab.optim.registry import OPTIMIZERS, SCHEDULES, WRAPPERS
 
 COMMON = ("name", "lr", "schedule", "wrappers", "grad_clip", "ema")

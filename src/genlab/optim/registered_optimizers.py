@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.optim.checks import check_range
+from genlab.core.checks import check_range
 from genlab.optim.dynamics import DampedDynamicsSGD
 from genlab.optim.heun import Heun
 from genlab.optim.registry import register_optimizer

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch.optim import Optimizer
 
-from genlab.optim.checks import check_int, check_range
+from genlab.core.checks import check_int, check_range
 from genlab.optim.decoupled import DecoupledWeightDecay
 from genlab.optim.layerwise import LayerwiseAdaptation
 from genlab.optim.lazy import LazyRows

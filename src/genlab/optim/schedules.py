@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from genlab.optim.checks import check_int, check_range
+from genlab.core.checks import check_int, check_range
 from genlab.optim.registry import Multiplier, register_schedule
 
 

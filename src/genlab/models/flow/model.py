@@ -31,7 +31,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import choice
+from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.flow.actnorm import ActNorm
@@ -44,7 +44,6 @@ from genlab.models.flow.nets import coupling_net
 from genlab.models.flow.permute import Permute
 from genlab.models.flow.squeeze import Squeeze
 from genlab.models.registry import MODELS
-from genlab.optim.checks import check_int, check_range
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import choice
+from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
@@ -40,7 +40,6 @@ from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.models.gan.vi import anchor_penalty
 from genlab.models.registry import MODELS
 from genlab.nets.norm import NORMS
-from genlab.optim.checks import check_int, check_range
 
 PENALTIES = ("none", "gp", "fd")
 TRAIN_MODES = ("alternating", "single_loss")

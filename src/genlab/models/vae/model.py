@@ -20,14 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.checks import choice
+from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
 from genlab.core.gaussian import LOG_2PI, normal_log_prob
 from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
 from genlab.nets import ConvDecoder, ConvEncoder, mlp
-from genlab.optim.checks import check_int, check_range
 
 
 @MODELS.register("vae")
