@@ -1,7 +1,7 @@
 """Where feature networks live, and loading them offline with a SHA-256 check.
 
 Two folders hold `<key>.safetensors` weights plus a `manifest.json` (SHA-256, test accuracy, recipe,
-architecture, parameter count): the weights shipped inside the package (`genlab/features/weights`)
+architecture, parameter count): the weights shipped inside the package (`genlab/eval/features/weights`)
 and the user's own, trained by `genlab features train` into `$GENLAB_CACHE/features` (default
 `~/.cache/genlab/features`). Shipped weights win, so reference numbers stay reference numbers.
 """
