@@ -63,7 +63,8 @@ class Update:
     Either one `loss`, or several named `losses` with a `combine` rule: the trainer then
     backpropagates each loss separately, accumulates and all-reduces the per-task gradients, and
     steps along `sum_i w_i g_i` with `w = combine(mean losses, gradients)` (an object with a
-    `weights(losses, grads)` method, e.g. from `genlab.mtl`). `logs` are scalars to record; every
+    `weights(losses, grads)` method, e.g. from `genlab.mtl`; a rule with state, such as the
+    initial losses, belongs in the model's `extra_state`). `logs` are scalars to record; every
     named loss is logged too. Parameters outside `groups` receive no gradient from this update.
     """
 
