@@ -44,6 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.runs import standard_hooks
     from genlab.train import Trainer
     from genlab.train.runlock import RunLock
+    from genlab.train.trainer import holds_run
 
     out = Path(args.out)
     check_out_dir(out)
@@ -52,7 +53,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = items + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     # Under torchrun only rank 0 inspects or cleans the folder (the others would race with it).
     is_main = os.environ.get("RANK", "0") == "0"
-    has_run = is_main and ((out / "checkpoints").is_dir() or (out / "metrics.jsonl").is_file())
+    has_run = is_main and holds_run(out)
     if args.resume:
         if not (out / "config.yaml").is_file():
             raise ConfigError(f"--resume: {out} holds no genlab run (no config.yaml)")
