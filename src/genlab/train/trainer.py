@@ -107,7 +107,9 @@ class Trainer:
         self._lock: RunLock | None = None
         t = cfg.train
         if cfg.data.data_dir:  # saved absolute in config.yaml, so the run does not depend on the cwd
-            cfg.data.data_dir = str(Path(cfg.data.data_dir).expanduser().resolve())
+            absolute = str(Path(cfg.data.data_dir).expanduser().resolve())
+            cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, data_dir=absolute))
+            self.cfg = cfg  # a copy: the caller's config is left as given
         if t.grad_accum < 1 or cfg.data.batch_size % t.grad_accum:
             raise ConfigError("train.grad_accum must be >= 1 and divide data.batch_size")
         if t.log_every < 1:
