@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.core.checks import choice
+from genlab.regularizers.gradient_penalty import input_gradient_norm
 
 Critic = Callable[[Tensor], Tensor]
 MODES = ("two_sided", "one_sided")
@@ -34,14 +35,6 @@ def _check_mode(mode: str) -> None:
 def _per_example(x: Tensor, like: Tensor) -> Tensor:
     """Broadcastable (B, 1, ..., 1) view of a per-example vector."""
     return x.view(-1, *([1] * (like.ndim - 1)))
-
-
-def input_gradient_norm(critic: Critic, x: Tensor) -> Tensor:
-    """Per-example ||grad_x critic(x)||, differentiable w.r.t. the critic (double backprop)."""
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-    return (g.flatten(1).square().sum(1) + _TINY).sqrt()
 
 
 def _deviation(value: Tensor, mode: str, power: float) -> Tensor:
