@@ -1,9 +1,19 @@
-"""A tiny embedding + linear regression problem with seeded batches, shared by the optimizer tests."""
+"""A tiny embedding + linear regression problem with seeded batches, and one factory per optimizer
+and wrapper (composed too), shared by the optimizer tests."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from genlab.optim import (
+    DampedDynamicsSGD,
+    DecoupledWeightDecay,
+    Heun,
+    LayerwiseAdaptation,
+    LazyRows,
+    Lookahead,
+)
 
 
 class TinyModel(nn.Module):
@@ -37,3 +47,21 @@ def backward_at(model: TinyModel, opt: torch.optim.Optimizer, step: int) -> torc
     loss = loss_at(model, step)
     loss.backward()
     return loss
+
+
+# name -> optimizer for a TinyModel: every wrapper, a composition, and the closure-based optimizers
+FACTORIES = {
+    "lookahead-sgd": lambda m: Lookahead(torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), k=3),
+    "lookahead-adam": lambda m: Lookahead(torch.optim.Adam(m.parameters(), lr=0.05), k=5, alpha=0.3),
+    "decoupled-adam": lambda m: DecoupledWeightDecay(torch.optim.Adam(m.parameters(), lr=0.05), 0.1),
+    "layerwise-adam": lambda m: LayerwiseAdaptation(torch.optim.Adam(m.parameters(), lr=0.05)),
+    "lazy-adam": lambda m: LazyRows(torch.optim.Adam(m.parameters(), lr=0.05), params=[m.emb.weight]),
+    "lazy-moving-state": lambda m: LazyRows(torch.optim.Adam(m.parameters(), lr=0.05), params=[m.emb.weight],
+                                            freeze_state=False),
+    "layerwise-clamped-sgd": lambda m: LayerwiseAdaptation(
+        torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), exclude=None, max_weight_norm=0.5),
+    "composed": lambda m: Lookahead(LazyRows(LayerwiseAdaptation(DecoupledWeightDecay(
+        torch.optim.Adam(m.parameters(), lr=0.05), 0.1)), params=[m.emb.weight]), k=3),
+    "damped-half-nesterov": lambda m: DampedDynamicsSGD(m.parameters(), gamma=0.3, lam=1.0, nesterov="half"),
+    "heun": lambda m: Heun(m.parameters(), lr=0.05),
+}

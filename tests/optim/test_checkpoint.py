@@ -3,27 +3,8 @@ import io
 import pytest
 import torch
 
-from genlab.optim import (
-    DampedDynamicsSGD,
-    DecoupledWeightDecay,
-    Heun,
-    LayerwiseAdaptation,
-    LazyRows,
-    Lookahead,
-)
-from tests.optim.problems import TinyModel, backward_at
-
-FACTORIES = {
-    "lookahead-sgd": lambda m: Lookahead(torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9), k=3),
-    "lookahead-adam": lambda m: Lookahead(torch.optim.Adam(m.parameters(), lr=0.05), k=5, alpha=0.3),
-    "decoupled-adam": lambda m: DecoupledWeightDecay(torch.optim.Adam(m.parameters(), lr=0.05), 0.1),
-    "layerwise-adam": lambda m: LayerwiseAdaptation(torch.optim.Adam(m.parameters(), lr=0.05)),
-    "lazy-adam": lambda m: LazyRows(torch.optim.Adam(m.parameters(), lr=0.05), params=[m.emb.weight]),
-    "composed": lambda m: Lookahead(LazyRows(LayerwiseAdaptation(DecoupledWeightDecay(
-        torch.optim.Adam(m.parameters(), lr=0.05), 0.1)), params=[m.emb.weight]), k=3),
-    "damped-half-nesterov": lambda m: DampedDynamicsSGD(m.parameters(), gamma=0.3, lam=1.0, nesterov="half"),
-    "heun": lambda m: Heun(m.parameters(), lr=0.05),
-}
+from genlab.optim import Heun, Lookahead
+from tests.optim.problems import FACTORIES, TinyModel, backward_at
 
 
 def _steps(model, opt, start, stop, sched):
