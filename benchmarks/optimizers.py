@@ -1,6 +1,6 @@
 """Optimizer derivations on two genlab models at a fixed step budget, and their cost per step.
 
-    .venv/bin/python benchmarks/optimizers.py --quick   # ~3 min on 1 CPU thread
+    .venv/bin/python benchmarks/optimizers.py --quick   # ~4 min on 1 CPU thread
     .venv/bin/python benchmarks/optimizers.py           # the presets' models, 10x the steps
 
 Part 1: Adam, Adam + Lookahead (k=5, alpha=0.5), a LAMB-style Adam (decoupled weight decay 0.01 and
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def optimizers(betas: tuple[float, float], gd_lr: float) -> dict[str, tuple[Make
 
 TASKS = {  # preset -> (overrides at --quick, overrides in full, Adam betas, lr of gd/heun)
     "vae-digits": (["train.steps=400", "model.hidden=128"], ["train.steps=4000"], (0.9, 0.999), 0.05),
-    "wgan-gp-toy": (["train.steps=300", "model.hidden=128", "data.batch_size=320", "optim.default.lr=5.0e-4",
+    "wgan-gp-toy": (["train.steps=250", "model.hidden=64", "data.batch_size=320", "optim.default.lr=1.0e-3",
                      "data.n_samples=20000"],
                     ["train.steps=3000"], (0.5, 0.9), 0.02),
 }
@@ -77,7 +78,7 @@ def train(preset: str, overrides: list[str], name: str, make: Make, lr: float | 
     opts = {g: make(ps, lr if lr is not None else base_lr) for g, ps in groups.items()}
     clip = cfg.optim_for("default").grad_clip
     stream = BatchStream(ds.split_tensors("train"), cfg.data.batch_size, seed=seed)
-    losses: list[float] = []
+    losses: dict[str, list[float]] = {}  # group of the update -> loss per update
     t0 = time.perf_counter()
     for step in range(cfg.train.steps):
         batch = dict(next(stream))
@@ -108,11 +109,12 @@ def train(preset: str, overrides: list[str], name: str, make: Make, lr: float | 
                 else:
                     loss = backward(u.loss)
                     opts[g].step()
-            losses.append(float(loss))
+            losses.setdefault("+".join(u.groups), []).append(float(loss))
     seconds = time.perf_counter() - t0
-    n_updates = len(losses) // cfg.train.steps
-    tail = losses[-n_updates * 20:]  # the last 20 steps
-    out = {"final_train_loss": sum(tail) / len(tail), "seconds": seconds}
+    out: dict = {"seconds": seconds}
+    for group, values in losses.items():  # mean over the last 20 steps' updates
+        tail = values[-len(values) // cfg.train.steps * 20:]
+        out[f"final_loss/{group}"] = sum(tail) / len(tail)
     model.eval()
     with torch.no_grad():
         if ds.is_image:
@@ -142,23 +144,22 @@ def time_steps(quick: bool) -> list[dict]:
             DecoupledWeightDecay(torch.optim.Adam(params, 1e-3), 0.01)),
         "lamb: pytorch_optimizer.Lamb": lambda: pytorch_optimizer.Lamb(params, 1e-3, weight_decay=0.01),
     }
-    n, reps = (50, 3) if quick else (200, 5)
-    out = []
-    for name, make in pairs.items():
-        opt = make()
-        for p in params:
-            p.grad = torch.randn_like(p) * 1e-3
+    n, reps = (50, 5) if quick else (200, 10)
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    opts = {name: make() for name, make in pairs.items()}
+    for opt in opts.values():  # allocate the state before timing
         for _ in range(10):
             opt.step()
-        best = []
-        for _ in range(reps):
+    best = {name: math.inf for name in opts}
+    for _ in range(reps):  # round robin, best of reps: load drifting over time hits every entry alike
+        for name, opt in opts.items():
             t0 = time.perf_counter()
             for _ in range(n):
                 opt.step()
-            best.append((time.perf_counter() - t0) / n * 1e3)
-        out.append({"optimizer": name, "ms_per_step": min(best),
-                    "params": sum(p.numel() for p in params)})
-    return out
+            best[name] = min(best[name], (time.perf_counter() - t0) / n * 1e3)
+    return [{"optimizer": name, "ms_per_step": ms, "params": sum(p.numel() for p in params)}
+            for name, ms in best.items()]
 
 
 def mean_sd(values: list[float]) -> str:
@@ -171,9 +172,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small models and step budgets")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--timing-only", action="store_true", help="only the time-per-step table")
     args = parser.parse_args()
     torch.set_num_threads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.timing_only:
+        print_timing(time_steps(args.quick))
+        return
     runs = []
     for preset, (quick_over, full_over, betas, gd_lr) in TASKS.items():
         over = ["train.device=cpu", *(quick_over if args.quick else full_over)]
@@ -186,8 +191,8 @@ def main() -> None:
     timing = time_steps(args.quick)
     (RESULTS / "optimizers.json").write_text(json.dumps({"quick": args.quick, "runs": runs,
                                                          "step_time": timing}, indent=1))
-    metrics = {"vae-digits": ["final_train_loss", "test_nll_nats"],
-               "wgan-gp-toy": ["final_train_loss", "modes", "high_quality"]}
+    metrics = {"vae-digits": ["final_loss/model", "test_nll_nats"],
+               "wgan-gp-toy": ["final_loss/critic", "modes", "high_quality"]}
     for task, keys in metrics.items():
         print(f"\n### {task} ({args.seeds} seeds, mean ± sd)\n")
         print("| optimizer | " + " | ".join(keys) + " | s/run |")
@@ -197,8 +202,12 @@ def main() -> None:
             cells = [mean_sd([float(r[k]) for r in rows]) for k in keys]
             seconds = statistics.mean(r["seconds"] for r in rows)
             print(f"| {name} | " + " | ".join(cells) + f" | {seconds:.1f} |")
+    print_timing(timing)
+
+
+def print_timing(timing: list[dict]) -> None:
     print("\n### time per step (1 thread, MLP with "
-          f"{timing[0]['params']:,} parameters, fixed gradients)\n")
+          f"{timing[0]['params']:,} parameters, fixed gradients, best of round-robin repeats)\n")
     print("| optimizer | ms/step |\n|---|---|")
     for t in timing:
         print(f"| {t['optimizer']} | {t['ms_per_step']:.2f} |")

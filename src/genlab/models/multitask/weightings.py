@@ -58,6 +58,7 @@ class TaskWeighting(nn.Module):
         return losses, self.rule
 
     def rule_state(self) -> dict[str, Any]:
+        """The rule's state for the model's `extra_state` (e.g. remembered initial losses)."""
         return self.rule.state_dict() if isinstance(self.rule, LossWeighting) else {}
 
     def load_rule_state(self, state: Mapping[str, Any]) -> None:
@@ -118,9 +119,6 @@ class UncertaintyTaskWeighting(TaskWeighting):
         rule = _UncertaintyRule(self.uncertainty, self.EXTRA)
         return {**losses, self.EXTRA: self.uncertainty(detached)}, rule
 
-    def rule_state(self) -> dict[str, Any]:
-        return {}
-
 
 class MGDAUBWeighting(TaskWeighting):
     """Min-norm weights from the gradients w.r.t. the shared features only (one cheap backward per
@@ -133,9 +131,6 @@ class MGDAUBWeighting(TaskWeighting):
         g = task_gradients(losses, [features]).double()
         a = min_norm_weights(ctx.all_reduce_mean(g @ g.T))
         return losses, FixedWeighting(dict(zip(losses, a.tolist())))
-
-    def rule_state(self) -> dict[str, Any]:
-        return {}
 
 
 Builder = Callable[[Tasks], TaskWeighting]
