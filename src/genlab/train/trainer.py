@@ -116,6 +116,11 @@ class Trainer:
         if t.log_every < 1:
             raise ConfigError("train.log_every must be >= 1")
         choice(t.precision, PRECISIONS, "train.precision")
+        double_backward = getattr(cfg.model.params, "needs_double_backward", None)
+        if t.compile and double_backward is not None and double_backward():
+            raise ConfigError(f"train.compile=true: model {cfg.model.name} differentiates through input "
+                              "gradients (gradient penalty, R1 or gradient normalization), which "
+                              "torch.compile does not support; set train.compile: false")
         probe = resolve_device(t.device)
         self.dist = DistEnv.from_env(probe.type)
         self.device = resolve_device(t.device, self.dist.local_rank)
@@ -128,6 +133,9 @@ class Trainer:
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model: Model = build_model(cfg.model.name, cfg.model.params, self.dataset.spec).to(self.device)
         self.dist.broadcast_module(self.model)
+        if t.compile:  # each child's forward: parameter names, state dicts and checkpoints unchanged
+            for child in self.model.children():
+                child.forward = torch.compile(child.forward)  # type: ignore[method-assign]
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
         param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts

@@ -117,6 +117,11 @@ class GAN(Model):
             if self.hub_quantile is not None:
                 check_range("model.hub_quantile", self.hub_quantile, 0.0, 1.0)
 
+        def needs_double_backward(self) -> bool:
+            """Whether training differentiates through input gradients (penalties, R1, GN), which
+            torch.compile cannot do (`train.compile`)."""
+            return self.penalty == "gp" or self.r1_weight > 0 or self.grad_norm != "none"
+
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         shape = DataSpec.coerce(spec).shape
         super().__init__()
