@@ -133,6 +133,8 @@ class Trainer:
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model: Model = build_model(cfg.model.name, cfg.model.params, self.dataset.spec).to(self.device)
         self.dist.broadcast_module(self.model)
+        if t.channels_last:  # 4-D weights in NHWC order; image batches follow in _train_step
+            self.model.to(memory_format=torch.channels_last)
         if t.compile:  # each child's forward: parameter names, state dicts and checkpoints unchanged
             for child in self.model.children():
                 child.forward = torch.compile(child.forward)  # type: ignore[method-assign]
@@ -251,6 +253,8 @@ class Trainer:
         batch = next(self.stream)
         if self.pixels is not None:
             batch["x"] = self.pixels(batch["x"])
+        if self.cfg.train.channels_last and batch["x"].ndim == 4:
+            batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
         ctx = StepContext(self.step, self.dist.all_reduce_mean)
         steps = [self.model.train_step(m, ctx) for m in split_batch(batch, self.cfg.train.grad_accum)]
         while True:
