@@ -1,12 +1,16 @@
-"""Time per generator update: alternating (1 critic + 1 generator Update) vs single-loss training.
+"""Time per generator update: alternating (1 critic + 1 generator Update) vs single-loss training,
+for WGAN-GP, hinge and non-saturating losses (each single-loss run uses the formulation
+`genlab.models.gan.single_loss.formulation` picks for it).
 
 Both models have the same nets, objective and batch; each trainer step yields one generator
 update either way (alternating with n_critic = 1, so the two do the same amount of learning).
 The Updates are applied exactly as genlab's Trainer applies them (zero grads, backward, optimizer
 step per named group). Runs are interleaved in one process -- block of alternating steps, block of
-single-loss steps, repeated -- so machine load affects both alike; the median block is reported.
+single-loss steps, repeated, every objective in the same round -- so machine load affects all
+alike; the median block is reported.
 
-    python benchmarks/gan_speed.py [--net dcgan|mlp] [--rounds 5] [--steps 20]
+    python benchmarks/gan_speed.py [--net dcgan|mlp] [--objectives wgan-gp,hinge,nonsaturating]
+                                   [--rounds 5] [--steps 20]
 
 Prints the table and writes benchmarks/results/gan_speed.json.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -23,6 +28,7 @@ import torch
 
 from genlab.models import StepContext
 from genlab.models.gan.model import GAN
+from genlab.models.gan.single_loss import formulation
 
 SETUPS = {
     "dcgan": {"shape": (1, 28, 28), "cfg": {"net": "dcgan", "hidden": 32, "latent_dim": 64,
@@ -31,9 +37,18 @@ SETUPS = {
 }
 
 
-def make(mode: str, setup: dict, objective: str, seed: int = 0) -> tuple[GAN, dict]:
+OBJECTIVES = {
+    "wgan-gp": {"objective": "wasserstein", "penalty": "gp"},
+    "hinge": {"objective": "hinge"},
+    "nonsaturating": {"objective": "nonsaturating"},
+    "minimax": {"objective": "minimax"},
+    "wgan-sn": {"objective": "wasserstein", "spectral_norm": True},
+}
+
+
+def make(mode: str, setup: dict, objective: dict, seed: int = 0) -> tuple[GAN, dict]:
     torch.manual_seed(seed)
-    model = GAN(GAN.Config(objective=objective, mode=mode, **setup["cfg"]), setup["shape"])
+    model = GAN(GAN.Config(mode=mode, **objective, **setup["cfg"]), setup["shape"])
     opts = {g: torch.optim.Adam(ps, lr=2e-4, betas=(0.5, 0.9)) for g, ps in model.param_groups().items()}
     return model, opts
 
@@ -53,7 +68,8 @@ def train_steps(model: GAN, opts: dict, data: torch.Tensor, steps: int) -> float
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", choices=list(SETUPS), default="dcgan")
-    ap.add_argument("--objective", default="hinge")
+    ap.add_argument("--objectives", default="wgan-gp,hinge,nonsaturating",
+                    help=f"comma-separated, from {', '.join(OBJECTIVES)}")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20, help="generator updates per timed block")
@@ -62,29 +78,41 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     setup = SETUPS[args.net]
+    names = args.objectives.split(",")
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if unknown:
+        ap.error(f"unknown objective {unknown[0]!r}; choose from {', '.join(OBJECTIVES)}")
     torch.manual_seed(0)
     data = torch.rand(args.batch, *setup["shape"]) * 2 - 1
-    models = {m: make(m, setup, args.objective) for m in ("alternating", "single_loss")}
-    for model, opts in models.values():  # warm-up (allocator, first-call overheads)
+    runs = {(n, m): make(m, setup, OBJECTIVES[n]) for n in names for m in ("alternating", "single_loss")}
+    for model, opts in runs.values():  # warm-up (allocator, first-call overheads)
         train_steps(model, opts, data, 2)
-    times: dict[str, list[float]] = {m: [] for m in models}
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
     for _ in range(args.rounds):
-        for mode, (model, opts) in models.items():
-            times[mode].append(train_steps(model, opts, data, args.steps) / args.steps)
-    med = {m: statistics.median(t) for m, t in times.items()}
-    ratio = med["single_loss"] / med["alternating"]
-    protocol = (f"protocol: {args.net} nets {setup['cfg']}, {args.objective} loss, batch {args.batch}, "
-                f"Adam, {args.rounds} interleaved rounds x {args.steps} generator updates per mode, "
-                f"median seconds per generator update, {args.threads} CPU thread(s)")
+        for key, (model, opts) in runs.items():
+            times[key].append(train_steps(model, opts, data, args.steps) / args.steps)
+    med = {k: statistics.median(t) for k, t in times.items()}
+    load = os.getloadavg()
+    protocol = (f"protocol: {args.net} nets {setup['cfg']}, batch {args.batch}, Adam, {args.rounds} "
+                f"interleaved rounds x {args.steps} generator updates per mode and objective, median "
+                f"seconds per generator update, {args.threads} CPU thread(s), torch {torch.__version__}, "
+                f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(protocol)
-    for mode in models:
-        print(f"  {mode:12s} {1000 * med[mode]:8.2f} ms per generator update "
-              f"(rounds: {', '.join(f'{1000 * t:.1f}' for t in times[mode])})")
-    print(f"  single_loss / alternating time ratio: {ratio:.3f}")
+    print(f"  {'objective':14s} {'formulation':12s} {'alternating ms':>15s} {'single ms':>10s} {'ratio':>6s}")
+    rows = {}
+    for n in names:
+        model = runs[(n, "single_loss")][0]
+        how = formulation(model.objective, model.cfg.critic_norm == "batch")
+        alt, single = med[(n, "alternating")], med[(n, "single_loss")]
+        rows[n] = {"formulation": how, "alternating_s": alt, "single_loss_s": single,
+                   "ratio_single_over_alternating": single / alt,
+                   "rounds_alternating": times[(n, "alternating")],
+                   "rounds_single_loss": times[(n, "single_loss")]}
+        print(f"  {n:14s} {how:12s} {1000 * alt:15.2f} {1000 * single:10.2f} {single / alt:6.3f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"protocol": protocol, "seconds_per_update": med, "rounds": times,
-                               "ratio_single_over_alternating": ratio}, indent=1) + "\n")
+    out.write_text(json.dumps({"protocol": protocol, "load_average": load, "objectives": rows},
+                              indent=1) + "\n")
     print(f"wrote {out}")
     return 0
 

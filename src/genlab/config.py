@@ -67,6 +67,13 @@ class TrainConfig:
     tensorboard: bool = False
     progress: bool = True
     replan_schedule: bool = False  # on resume with a new train.steps: stretch lr schedules to it
+    # torch.compile each top-level submodule of the model (weights and checkpoints unchanged); not
+    # for models that differentiate twice (GAN gradient penalties, R1, gradient normalization)
+    compile: bool = False
+    # channels_last memory format for 4-D weights and image batches (NHWC): sometimes faster for
+    # conv nets, same results to float rounding; off by default (benchmarks/peers.py-style check:
+    # benchmarks/channels_last.py)
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         for name, low in (("steps", 1), ("grad_accum", 1), ("log_every", 1), ("sample_every", 0),

@@ -121,3 +121,20 @@ def test_bad_input_and_rank_deficiency():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         frechet_distance_features(_features(200, 8, 11), _features(200, 8, 12))
+
+
+def test_statistics_leave_inputs_alone_and_still_refuse_non_finite_values():
+    x64 = torch.randn(50, 4, dtype=torch.float64)
+    arr = x64.numpy().copy()
+    for given in (x64, arr, x64[::2], x64.float()):
+        before = torch.as_tensor(given).clone()
+        FeatureStats.of(given)
+        assert torch.equal(torch.as_tensor(given), before)
+    assert np.array_equal(arr, x64.numpy())
+    huge = torch.full((4, 2), 1e308, dtype=torch.float64)  # finite entries whose sum overflows
+    assert FeatureStats.of(huge).n == 4
+    for bad in (float("nan"), float("inf")):
+        y = torch.randn(10, 3)
+        y[3, 1] = bad
+        with pytest.raises(DataError, match="NaN or inf"):
+            FeatureStats.of(y)

@@ -132,3 +132,13 @@ def test_knn_radii_and_errors():
         knn_radii(x, 4)
     with pytest.raises(DataError, match="NaN"):
         prdc(torch.full((5, 2), float("nan")), x.repeat(1, 2))
+
+
+def test_kid_of_float32_features_uses_float32_products_with_float64_sums():
+    x, y = _gauss(400, 16, 4), _gauss(400, 16, 5, shift=0.2)
+    exact = polynomial_mmd2(x, y)
+    fast = polynomial_mmd2(x.float(), y.float())
+    # only the products are float32: the result keeps ~float32 relative accuracy of the kernel means
+    assert fast == pytest.approx(polynomial_mmd2(x.float().double(), y.float().double()), rel=1e-4)
+    assert fast == pytest.approx(exact, rel=1e-4)
+    assert polynomial_mmd2(x.float(), y) == pytest.approx(exact, rel=1e-6)  # mixed: float64

@@ -29,7 +29,9 @@ def feature_matrix(x: Tensor | Sequence, what: str = "features", min_rows: int =
     if f.ndim != 2 or len(f) < min_rows:
         need = f"N >= {min_rows}" if min_rows > 1 else "N >= 1"
         raise DataError(f"{what} must be an (N, d) array with {need}, got shape {tuple(f.shape)}")
-    if not torch.isfinite(f).all():
+    # One sum is several times cheaper than an elementwise isfinite pass, and it is finite whenever
+    # every entry is (unless entries near the dtype's maximum overflow it: then check elementwise).
+    if f.numel() and not math.isfinite(float(f.sum())) and not torch.isfinite(f).all():
         raise DataError(f"{what} contain NaN or inf values")
     return f
 

@@ -8,11 +8,20 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+ROW_BUDGET = 10_000  # proposals (rows of K x B) evaluated per call of log_weights
+
 
 def importance_sampled_log_likelihood(
-    log_weights: Callable[[Tensor, int], Tensor], x: Tensor, k: int, chunk: int = 100
+    log_weights: Callable[[Tensor, int], Tensor], x: Tensor, k: int, chunk: int | None = None,
+    row_budget: int = ROW_BUDGET,
 ) -> Tensor:
     """log (1/K) sum_k w_k for the whole batch at once, in chunks of K to bound memory.
+
+    By default each chunk holds max(1, row_budget // B) proposals per example, so every call of
+    `log_weights` evaluates about `row_budget` rows whatever the batch size: few calls for small
+    batches (per-call overhead dominates there), bounded memory for large ones. `chunk` fixes the
+    number of proposals per call instead. The value does not depend on the chunking (up to float64
+    rounding of the running log-sum-exp).
 
     `log_weights(x, m)` returns (m, B) log importance weights log p(x, z) - log q(z | x) for m fresh
     proposals per example. K = 1 gives the single-sample ELBO; the estimate increases towards
@@ -20,6 +29,12 @@ def importance_sampled_log_likelihood(
     """
     if k < 1:
         raise ValueError(f"need at least one importance sample, got k={k}")
+    if chunk is None:
+        if row_budget < 1:
+            raise ValueError(f"row_budget must be >= 1, got {row_budget}")
+        chunk = max(1, row_budget // max(1, x.shape[0]))
+    elif chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
     total = torch.full((x.shape[0],), -math.inf, dtype=torch.float64, device=x.device)
     done = 0
     while done < k:

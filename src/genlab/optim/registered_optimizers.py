@@ -93,27 +93,34 @@ class DampedOptions:
             raise ValueError(f"nesterov must be null, standard or half, got {self.nesterov!r}")
 
 
+# foreach=True: one multi-tensor kernel per step instead of a Python loop over parameters. PyTorch only
+# picks it by itself for CUDA tensors; on CPU it gives bit-identical results to the loop, only faster
+# for models with many small tensors. (fused=True is not bit-identical, so it is not used.)
+FOREACH = {"foreach": True}
+
+
 @register_optimizer("adam", AdamOptions)
 def adam(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
     return torch.optim.Adam(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                            amsgrad=o.amsgrad)
+                            amsgrad=o.amsgrad, **FOREACH)
 
 
 @register_optimizer("adamw", AdamOptions)
 def adamw(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
     return torch.optim.AdamW(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                             amsgrad=o.amsgrad)
+                             amsgrad=o.amsgrad, **FOREACH)
 
 
 @register_optimizer("sgd", SGDOptions)
 def sgd(groups: Groups, lr: float, o: SGDOptions) -> Optimizer:
-    return torch.optim.SGD(groups, lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+    return torch.optim.SGD(groups, lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay,
+                           **FOREACH)
 
 
 @register_optimizer("rmsprop", RMSpropOptions)
 def rmsprop(groups: Groups, lr: float, o: RMSpropOptions) -> Optimizer:
     return torch.optim.RMSprop(groups, lr, alpha=o.alpha, eps=o.eps, momentum=o.momentum,
-                               weight_decay=o.weight_decay)
+                               weight_decay=o.weight_decay, **FOREACH)
 
 
 @register_optimizer("heun", HeunOptions, needs_closure=True)

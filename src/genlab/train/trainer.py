@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -115,6 +116,11 @@ class Trainer:
         if t.log_every < 1:
             raise ConfigError("train.log_every must be >= 1")
         choice(t.precision, PRECISIONS, "train.precision")
+        double_backward = getattr(cfg.model.params, "needs_double_backward", None)
+        if t.compile and double_backward is not None and double_backward():
+            raise ConfigError(f"train.compile=true: model {cfg.model.name} differentiates through input "
+                              "gradients (gradient penalty, R1 or gradient normalization), which "
+                              "torch.compile does not support; set train.compile: false")
         probe = resolve_device(t.device)
         self.dist = DistEnv.from_env(probe.type)
         self.device = resolve_device(t.device, self.dist.local_rank)
@@ -127,6 +133,11 @@ class Trainer:
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.model: Model = build_model(cfg.model.name, cfg.model.params, self.dataset.spec).to(self.device)
         self.dist.broadcast_module(self.model)
+        if t.channels_last:  # 4-D weights in NHWC order; image batches follow in _train_step
+            self.model.to(memory_format=torch.channels_last)
+        if t.compile:  # each child's forward: parameter names, state dicts and checkpoints unchanged
+            for child in self.model.children():
+                child.forward = torch.compile(child.forward)  # type: ignore[method-assign]
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
         param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts
@@ -242,6 +253,8 @@ class Trainer:
         batch = next(self.stream)
         if self.pixels is not None:
             batch["x"] = self.pixels(batch["x"])
+        if self.cfg.train.channels_last and batch["x"].ndim == 4:
+            batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
         ctx = StepContext(self.step, self.dist.all_reduce_mean)
         steps = [self.model.train_step(m, ctx) for m in split_batch(batch, self.cfg.train.grad_accum)]
         while True:
@@ -294,12 +307,20 @@ class Trainer:
                 self.emas[g].update()
         if self.scaler:
             self.scaler.update()
-        # Bookkeeping stays on the device: no host sync per step.
-        self._loss_trace[self.step - self._window_start] += total
+        # Bookkeeping stays on the device (no host sync per step) and costs one stack and one add
+        # per update: the logs of an update are summed as one vector, keyed by their names.
+        self._totals.append(total)
+        self._total_steps.append(self.step)
         for u in updates:
-            for k, v in u.logs.items():
-                self._sums[k] = self._sums.get(k, 0.0) + v.detach().float() / len(updates)
-                self._counts[k] = self._counts.get(k, 0) + 1 / len(updates)
+            keys = tuple(u.logs)
+            if not keys:
+                continue
+            vec = torch.stack([v.detach().float().reshape(()) for v in u.logs.values()])
+            if len(updates) > 1:
+                vec = vec / len(updates)
+            acc = self._acc.get(keys)
+            self._acc[keys] = vec if acc is None else acc + vec
+            self._acc_n[keys] = self._acc_n.get(keys, 0.0) + 1 / len(updates)
 
     def _combine_tasks(self, updates: list[Update], params: list[nn.Parameter]) -> Tensor:
         """Several named losses: per-task gradients, accumulated and averaged over processes,
@@ -339,18 +360,42 @@ class Trainer:
     # ------------------------------------------------------------------ logging and guards
     def _reset_window(self) -> None:
         self._window_start = self.step
-        # Windows end at least every log_every steps (see fit), so this holds every step's loss.
-        self._loss_trace = torch.zeros(self.cfg.train.log_every + 1, device=self.device)
-        self._sums: dict[str, Tensor] = {}
+        self._totals: list[Tensor] = []  # every update's loss this window, and the step it belongs to
+        self._total_steps: list[int] = []
+        self._acc: dict[tuple[str, ...], Tensor] = {}  # summed log vectors, by the updates' log names
+        self._acc_n: dict[tuple[str, ...], float] = {}
+        self._sums: dict[str, Tensor] = {}  # per-name sums (multi-loss updates)
         self._counts: dict[str, float] = {}
         self._window_t0 = time.perf_counter()
+
+    def _window_means(self) -> dict[str, float]:
+        """Each logged name's mean over the window, fetched from the device in one transfer."""
+        sums: dict[str, list[tuple[int, float]]] = {}
+        flat: list[Tensor] = []
+        for keys, acc in self._acc.items():
+            for i, k in enumerate(keys):
+                sums.setdefault(k, []).append((len(flat) + i, self._acc_n[keys]))
+            flat.extend(acc.unbind())
+        for k, v in self._sums.items():
+            sums.setdefault(k, []).append((len(flat), self._counts[k]))
+            flat.append(v.reshape(()))
+        if not flat:
+            return {}
+        values = torch.stack(flat).cpu()
+        out = {}
+        for k, parts in sums.items():
+            total = values[parts[0][0]]
+            for i, _ in parts[1:]:
+                total = total + values[i]
+            out[k] = float(total / sum(n for _, n in parts))
+        return out
 
     def _flush(self) -> dict[str, Any]:
         """Check the window's losses are finite, log their means, start a new window."""
         n = self.step - self._window_start
         if n == 0:
             return {}
-        trace = self._loss_trace[:n].cpu()
+        trace = torch.stack(self._totals).cpu() if self._totals else torch.zeros(0)
         if self.dist.enabled:  # every rank must agree to stop
             flags = self.dist.gather(bool(torch.isfinite(trace).all()))
             finite = all(flags)
@@ -358,15 +403,15 @@ class Trainer:
             finite = bool(torch.isfinite(trace).all())
         if not finite:
             bad = (~torch.isfinite(trace)).nonzero()
-            first = self._window_start + (int(bad[0]) if len(bad) else 0)
-            names = [k for k, v in self._sums.items() if not torch.isfinite(v)] or ["loss"]
+            first = self._total_steps[int(bad[0])] if len(bad) else self._window_start
+            names = [k for k, v in self._window_means().items() if not math.isfinite(v)] or ["loss"]
             if self.log:
                 self.log.write({"step": first + 1, "error": "non-finite loss", "losses": names})
             good = str(self.last_checkpoint) if self.last_checkpoint else None
             raise NonFiniteLossError(first + 1, names, good)
         elapsed = time.perf_counter() - self._window_t0
         record: dict[str, Any] = {"step": self.step, "steps_per_s": n / max(elapsed, 1e-9)}
-        record.update({k: (v / self._counts[k]).item() for k, v in self._sums.items()})
+        record.update(self._window_means())
         for g, opt in self.optimizers.items():
             record[f"lr/{g}"] = opt.param_groups[0]["lr"]
         if self.log:

@@ -102,3 +102,24 @@ def test_bernoulli_decoder_is_a_probability():
     torch.manual_seed(0)
     total = vae.likelihood_estimates(grid, importance_samples=4000)["log_likelihood_is"].exp().sum()
     assert abs(total.item() - 1.0) < 0.05
+
+
+def test_importance_chunk_from_row_budget_gives_the_same_values():
+    torch.manual_seed(0)
+    calls = []
+
+    def log_weights(x, m):  # deterministic per proposal index, so chunking cannot change the draws
+        calls.append(m)
+        start = sum(calls[:-1])
+        idx = torch.arange(start, start + m, dtype=torch.float64)[:, None]
+        return torch.sin(idx * 0.37 + x.sum(1)[None]) * 3
+
+    x = torch.randn(40, 3)
+    fixed = importance_sampled_log_likelihood(log_weights, x, 1000, chunk=1000)
+    calls.clear()
+    budget = importance_sampled_log_likelihood(log_weights, x, 1000, row_budget=4000)
+    assert calls == [100] * 10  # 4000 rows / 40 examples per call
+    assert torch.allclose(fixed, budget, rtol=1e-12, atol=1e-12)
+    calls.clear()
+    importance_sampled_log_likelihood(log_weights, torch.randn(20000, 3), 3)
+    assert calls == [1, 1, 1]  # a batch above the budget: one proposal per call

@@ -15,17 +15,39 @@ from genlab.core.checks import feature_matrix
 from genlab.core.errors import ConfigError, DataError
 
 
+def _features(x: Tensor, what: str) -> Tensor:
+    """A finite (N, d) matrix, float32 if given float32 (its Gram products then run in float32, as
+    torchmetrics' do), float64 otherwise."""
+    dtype = torch.float32 if torch.as_tensor(x).dtype == torch.float32 else torch.float64
+    return feature_matrix(x, what, min_rows=2, dtype=dtype)
+
+
+def _kernel_sum(a: Tensor, b: Tensor, d: int, degree: int, coef: float, skip_diagonal: bool) -> Tensor:
+    """sum_ij (a_i^T b_j / d + coef)^degree in float64 from one Gram product in the inputs' dtype."""
+    k = (a @ b.T).double()
+    k.mul_(1.0 / d).add_(coef).pow_(degree)  # in place: three passes over one m x n buffer
+    total = k.sum()
+    return total - k.diagonal().sum() if skip_diagonal else total
+
+
 def polynomial_mmd2(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> float:
-    """Unbiased MMD^2 of x (m, d) and y (n, d) with k(a, b) = (a^T b / d + coef)^degree."""
-    x, y = feature_matrix(x, "real features", min_rows=2), feature_matrix(y, "fake features", min_rows=2)
+    """Unbiased MMD^2 of x (m, d) and y (n, d) with k(a, b) = (a^T b / d + coef)^degree.
+
+    The Gram products run in the features' dtype (float32 features: float32 matmuls, the speed of
+    torchmetrics' float32 KID); the kernel values and their sums are always float64, so the
+    cancellation between the three mean kernel values costs no float32 precision beyond that of the
+    products themselves. Float64 features stay float64 throughout.
+    """
+    x, y = _features(x, "real features"), _features(y, "fake features")
     if x.shape[1] != y.shape[1]:
         raise DataError(f"feature dims differ: {x.shape[1]} vs {y.shape[1]}")
+    if x.dtype != y.dtype:
+        x, y = x.double(), y.double()
     d, m, n = x.shape[1], len(x), len(y)
-    kxx = (x @ x.T / d + coef) ** degree
-    kyy = (y @ y.T / d + coef) ** degree
-    kxy = (x @ y.T / d + coef) ** degree
-    return float((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
-                 + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1)) - 2 * kxy.mean())
+    kxx = _kernel_sum(x, x, d, degree, coef, True)
+    kyy = _kernel_sum(y, y, d, degree, coef, True)
+    kxy = _kernel_sum(x, y, d, degree, coef, False)
+    return float(kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - 2 * kxy / (m * n))
 
 
 def kernel_distance(real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int = 1000,
@@ -39,8 +61,7 @@ def kernel_distance(real: Tensor, fake: Tensor, subsets: int = 100, subset_size:
     estimate (subset size min(subset_size, n)) and `kid_std` None. Returns `kid` (mean), `kid_std`,
     `subsets`, `subset_size` (the size used), `n_real`, `n_fake`.
     """
-    x = feature_matrix(real, "real features", min_rows=2)
-    y = feature_matrix(fake, "fake features", min_rows=2)
+    x, y = _features(real, "real features"), _features(fake, "fake features")
     if subsets < 1 or subset_size < 2:
         raise ConfigError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets}, {subset_size}")
     n = min(len(x), len(y))

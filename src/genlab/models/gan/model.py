@@ -14,8 +14,9 @@ Training modes (one trainer step = one batch of `data.batch_size` real examples)
   for every g-step, so the VI anchor G_old(z) is defined). So `data.batch_size` = n_critic x m.
   Separate `optim.critic` / `optim.generator` learning rates give TTUR (Heusel et al. 2017,
   arXiv:1706.08500); `optim.generator.ema` keeps an EMA of the generator for sampling.
-* `single_loss`: one Update naming both groups with the stop-gradient loss of
-  https://kexue.fm/archives/6387 (`genlab.models.gan.single_loss`); whole batch, n_critic = g_steps = 1.
+* `single_loss`: one Update naming both groups whose one backward pass gives each network its own
+  gradient, as the stop-gradient loss of https://kexue.fm/archives/6387 does, by gradient reversal
+  where the objective allows (`genlab.models.gan.single_loss`); whole batch, n_critic = g_steps = 1.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from genlab.models.gan.nets import build_nets
 from genlab.models.gan.objectives import build_objective
 from genlab.models.gan.penalties import MODES as PENALTY_MODES
 from genlab.models.gan.penalties import clip_weights_, finite_difference_penalty, gradient_penalty, r1_penalty
-from genlab.models.gan.single_loss import single_step_loss
+from genlab.models.gan.single_loss import (
+    detached_call,
+    formulation,
+    reversal_scale,
+    reverse_gradient,
+    row_reversal_limit,
+    row_reversal_scale,
+)
 from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.models.gan.vi import anchor_penalty
 from genlab.models.registry import MODELS
@@ -108,6 +116,11 @@ class GAN(Model):
                 check_range("model.clip", self.clip, 0.0, low_open=True)
             if self.hub_quantile is not None:
                 check_range("model.hub_quantile", self.hub_quantile, 0.0, 1.0)
+
+        def needs_double_backward(self) -> bool:
+            """Whether training differentiates through input gradients (penalties, R1, GN), which
+            torch.compile cannot do (`train.compile`)."""
+            return self.penalty == "gp" or self.r1_weight > 0 or self.grad_norm != "none"
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         shape = DataSpec.coerce(spec).shape
@@ -210,17 +223,41 @@ class GAN(Model):
         return loss, logs
 
     def single_loss_objective(self, real: Tensor, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """The stop-gradient combined loss for one simultaneous update of both networks."""
+        """One loss whose gradient is grad(critic loss + penalties) for the critic and lambda *
+        grad(generator loss) for the generator, by the fastest exact formulation for the objective
+        (`genlab.models.gan.single_loss`)."""
         fake = self.generator(z)
-        fake_sg = fake.detach()  # the critic's own terms must not reach G
+        fake_sg = fake.detach()  # the critic's own terms and the penalties must not reach G
+        weight = self.cfg.single_loss_weight
+        how = formulation(self.objective, self.cfg.critic_norm == "batch")
+        # Real and fake are scored in separate calls, as in the alternating critic step (per-call
+        # batch statistics); two calls of B rows are also cheaper than one of 2B on CPU.
         real_s = self.score(real)
-        # D(sg[G(z)]) and D(G(z)) in one critic call: both halves then see the same critic (one
-        # spectral-norm power iteration, identical batch statistics), so the bracket's critic
-        # gradients cancel exactly.
-        fake_sg_s, fake_s = self.score(torch.cat([fake_sg, fake])).chunk(2)
-        loss = single_step_loss(self.objective, real_s, fake_sg_s, fake_s, self.cfg.single_loss_weight)
-        loss, logs = self._with_penalties(loss, real, fake_sg, real_s, fake_sg_s)
-        logs["gen_loss"] = self.objective.generator_loss(fake_s).detach()
+        if how == "split":
+            fake_s = self.score(fake_sg)
+            loss = self.objective.critic_loss(real_s, fake_s)
+            # G(z) through the critic with detached weights: the generator's term reaches G only.
+            gen_s = detached_call(self.critic, fake).flatten()
+            gen_loss = self.objective.generator_loss(gen_s)
+            loss = loss + weight * gen_loss
+        else:
+            scale: float | Tensor = (weight * reversal_scale(self.objective) if how == "reversal"
+                                     else torch.empty(fake.shape[0], device=fake.device, dtype=fake.dtype))
+            # The critic sees G(z) itself; the gradient flowing back into G is multiplied by `scale`,
+            # which turns the critic's fake-term gradient into lambda times the generator's.
+            fake_s = self.score(reverse_gradient(fake, scale))
+            loss = self.objective.critic_loss(real_s, fake_s)
+            gen_loss = self.objective.generator_loss(fake_s.detach())
+            if how == "row_reversal":
+                s = fake_s.detach()
+                if bool(s.min() > row_reversal_limit(s.dtype)):  # host sync, once per step
+                    scale.copy_(weight * row_reversal_scale(self.objective, s))
+                else:  # g'(s) underflowed for some row: route G's gradient the split way instead
+                    scale.zero_()
+                    loss = loss + weight * self.objective.generator_loss(
+                        detached_call(self.critic, fake).flatten())
+        loss, logs = self._with_penalties(loss, real, fake_sg, real_s, fake_s)
+        logs["gen_loss"] = gen_loss.detach()
         return loss, logs
 
     # ---------------------------------------------------------------- protocol

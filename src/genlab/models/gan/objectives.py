@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -41,12 +42,23 @@ class Minimax:
     def generator_loss(self, fake_scores: Tensor) -> Tensor:
         return -F.softplus(fake_scores).mean()
 
+    def reversal_scale(self) -> float:
+        """h'(s) / g'(s) for the fake terms: the generator's loss is minus the critic's (single-loss
+        training reverses the critic's gradient; `genlab.models.gan.single_loss`)."""
+        return -1.0
+
 
 class NonSaturating(Minimax):
     """The -log D trick of arXiv:1406.2661 (sec. 3): generator minimises softplus(-s_fake)."""
 
+    reversal_scale = None  # type: ignore[assignment]  # no constant ratio; a per-row one instead
+
     def generator_loss(self, fake_scores: Tensor) -> Tensor:
         return F.softplus(-fake_scores).mean()
+
+    def row_reversal_scale(self, fake_scores: Tensor) -> Tensor:
+        """h'(s) / g'(s) = -sigmoid(-s) / sigmoid(s) = -exp(-s), per fake row."""
+        return -torch.exp(-fake_scores)
 
 
 class Hinge:
@@ -87,6 +99,10 @@ class Wasserstein:
     def generator_loss(self, fake_scores: Tensor) -> Tensor:
         return -fake_scores.mean()
 
+    def reversal_scale(self) -> float:
+        """h'(s) / g'(s) for the fake terms (see `Minimax.reversal_scale`)."""
+        return -1.0
+
 
 class FGAN:
     """f-GAN (Nowozin et al. 2016, arXiv:1606.00709, eq. 6; kexue.fm/archives/6016).
@@ -111,6 +127,10 @@ class FGAN:
         if self.generator == "alt":
             return -self.div.activation(fake_scores).mean()
         return -self.div.fused_conjugate(fake_scores).mean()
+
+    def reversal_scale(self) -> float | None:
+        """-1 for the `minimax` generator (minus the critic's fake term), None for `alt`."""
+        return -1.0 if self.generator == "minimax" else None
 
 
 OBJECTIVES = {

@@ -42,13 +42,15 @@ class VAE(Model):
         decoder: str = "gaussian"  # gaussian (learned per-dimension std) | bernoulli
         min_log_std: float = -7.0  # floor of the Gaussian decoder's log-std
         iwae_k: int = 1  # importance samples in the training bound (1: the usual ELBO)
-        eval_chunk: int = 100  # importance samples evaluated at once
+        # importance samples per example evaluated at once; null: about 10k rows (K x B) per call
+        eval_chunk: int | None = None
 
         def __post_init__(self) -> None:
             # Ranges checked when the config is built, so a bad value fails before any data is loaded.
-            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0), ("iwae_k", 1),
-                              ("eval_chunk", 1)):
+            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0), ("iwae_k", 1)):
                 check_int(f"model.{name}", getattr(self, name), low)
+            if self.eval_chunk is not None:
+                check_int("model.eval_chunk", self.eval_chunk, 1)
             check_range("model.min_log_std", self.min_log_std)
 
     uses_importance_sampling = True
