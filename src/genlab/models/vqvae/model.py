@@ -4,9 +4,11 @@ van den Oord, Vinyals & Kavukcuoglu, NeurIPS 2017; https://kexue.fm/archives/676
 per-element means): reconstruction + codebook term + beta * commitment, or, with the EMA codebook
 (appendix A.1), reconstruction + beta * commitment while the codes follow running means.
 
-The decoder is Gaussian with a learned per-pixel std (or Bernoulli, for binarized pixels). The
-networks are trained on the plain MSE as in the paper; the std is fitted on the detached residual
-only, so it changes no other gradient but makes log p(x|z_q) a proper density for the bound below.
+The decoder is Gaussian (or Bernoulli, for binarized pixels). The networks are trained on the plain
+MSE, as in the paper (a fixed-variance Gaussian); the per-pixel variance that makes log p(x|z_q) a
+proper density for the bound below is its maximum-likelihood value on the training data, tracked as a
+debiased running mean of the squared residual (updated once per optimizer step, like the codebook),
+so it changes no gradient.
 
 Capabilities: `Encoder` (flattened z_q) and `DensityModel` with the paper's uniform prior over codes
 (sec. 3.1: the KL term is the constant log K per position):
@@ -33,7 +35,37 @@ from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
 from genlab.models.vqvae.ema import EMACodebook
 from genlab.models.vqvae.nets import VQDecoder, VQEncoder, check_grid
-from genlab.models.vqvae.quantizer import VectorQuantizer
+from genlab.models.vqvae.quantizer import Reduce, VectorQuantizer
+
+
+class RunningMeanSquare(nn.Module):
+    """Debiased EMA of the per-pixel mean squared residual, one update per optimizer step (sums
+    over micro-batches, averaged over processes): the Gaussian decoder's maximum-likelihood variance."""
+
+    def __init__(self, shape: tuple[int, ...], decay: float):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("ema", torch.zeros(shape))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self._pending: list[Tensor] = []  # [sum of squares, count] of this step
+
+    def collect(self, residual: Tensor) -> None:
+        sq, n = residual.pow(2).sum(0), residual.new_tensor(float(len(residual)))
+        self._pending = [sq, n] if not self._pending else [self._pending[0] + sq, self._pending[1] + n]
+
+    @torch.no_grad()
+    def end_step(self, all_reduce_mean: Reduce) -> None:
+        if not self._pending:
+            return
+        sq, n = (all_reduce_mean(t.clone()) for t in self._pending)
+        self.steps += 1
+        self.ema.mul_(self.decay).add_(sq / n, alpha=1 - self.decay)
+        self._pending = []
+
+    def value(self) -> Tensor:
+        """The running mean square (ones before the first step)."""
+        t = int(self.steps)
+        return self.ema / (1 - self.decay**t) if t else torch.ones_like(self.ema)
 
 
 @MODELS.register("vqvae")
@@ -52,7 +84,7 @@ class VQVAE(Model):
         decay: float = 0.99  # EMA decay of the codebook and of the usage counts
         epsilon: float = 1e-5  # Laplace smoothing of the EMA counts
         restart_threshold: float = 1.0  # restart codes used by fewer vectors per step; 0: never
-        decoder: str = "gaussian"  # gaussian (learned per-pixel std) | bernoulli
+        decoder: str = "gaussian"  # gaussian (per-pixel maximum-likelihood std) | bernoulli
         min_log_std: float = -7.0  # floor of the Gaussian decoder's log-std
 
         def __post_init__(self) -> None:
@@ -81,7 +113,8 @@ class VQVAE(Model):
                                                           cfg.restart_threshold, cfg.epsilon)
         else:
             self.quantizer = VectorQuantizer(cfg.codes, cfg.dim, cfg.beta, cfg.decay, cfg.restart_threshold)
-        self.raw_log_std = nn.Parameter(torch.zeros(shape)) if cfg.decoder == "gaussian" else None
+        self.gaussian = cfg.decoder == "gaussian"
+        self.residual = RunningMeanSquare(self.shape, cfg.decay) if self.gaussian else None
 
     # ---------------------------------------------------------------- codes
     def codes(self, x: Tensor) -> Tensor:
@@ -94,12 +127,13 @@ class VQVAE(Model):
         return self.decoder(self.quantizer.lookup(codes))
 
     def decoder_log_std(self) -> Tensor:
-        floor = self.cfg.min_log_std
-        return floor + F.softplus(self.raw_log_std - floor)
+        """Per-pixel log-std of the Gaussian decoder: half the log of the running mean squared
+        residual, floored at `min_log_std`."""
+        return (0.5 * self.residual.value().log()).clamp_min(self.cfg.min_log_std)
 
     def log_px_given_codes(self, x: Tensor, out: Tensor) -> Tensor:
         """log p(x | z_q) per example (nats, summed over dimensions); `out` is the decoder output."""
-        if self.raw_log_std is None:
+        if not self.gaussian:
             lp = -F.binary_cross_entropy_with_logits(out, x, reduction="none")
         else:
             lp = normal_log_prob(x, out, self.decoder_log_std())
@@ -107,7 +141,7 @@ class VQVAE(Model):
 
     def mean_image(self, out: Tensor) -> Tensor:
         """Decoder output -> image in model-input space (the Gaussian mean, or probabilities)."""
-        return torch.sigmoid(out) if self.raw_log_std is None else out
+        return out if self.gaussian else torch.sigmoid(out)
 
     # ---------------------------------------------------------------- protocol
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
@@ -116,22 +150,20 @@ class VQVAE(Model):
         q = self.quantizer(self.encoder(x), collect=True)
         out = self.decoder(q.z_q)
         logs = dict(q.logs)
-        if self.raw_log_std is None:
-            recon = F.binary_cross_entropy_with_logits(out, x)
-            fit_std = recon.new_zeros(())
-        else:
+        if self.gaussian:
             recon = F.mse_loss(out, x)
-            # the std sees the detached mean: it is fitted to the residual without rescaling the
-            # MSE that trains the nets (paper: fixed-variance Gaussian decoder)
-            fit_std = -normal_log_prob(x, out.detach(), self.decoder_log_std()).mean()
-            logs["decoder_nll"] = fit_std.detach()
-        loss = recon + q.loss + fit_std
+            self.residual.collect((x - out).detach())
+        else:
+            recon = F.binary_cross_entropy_with_logits(out, x)
+        loss = recon + q.loss
         logs.update(loss=loss.detach(), recon=recon.detach())
         yield Update(("model",), loss, logs)
 
     def on_step_end(self, ctx: StepContext) -> None:
         # EMA codebook and usage counts: once per optimizer step, averaged over processes
         self.quantizer.end_step(ctx.all_reduce_mean)
+        if self.residual is not None:
+            self.residual.end_step(ctx.all_reduce_mean)
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
