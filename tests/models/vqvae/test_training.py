@@ -136,3 +136,26 @@ def test_ema_buffers_stay_identical_across_two_processes(tmp_path):
     assert int(r0["quantizer.steps"]) == 6  # once per optimizer step, not per micro-batch
     assert r0["quantizer.cluster_size"].sum() > 0
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
+
+
+def write_idx(path: Path, array) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype("uint8").tobytes())
+
+
+def test_fashion_presets_smoke(tmp_path):
+    import numpy as np
+
+    data = tmp_path / "fashion"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 24), ("t10k", 8)):
+        write_idx(data / f"{stem}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(data / f"{stem}-labels-idx1-ubyte", rng.integers(0, 10, (n,)))
+    over = [*FAST, f"data.data_dir={data}", "data.batch_size=8", "eval.n_test=8", "eval.batch_size=8"]
+    assert main(["train", "vqvae-fashion", "--out", str(tmp_path / "vq"), *over, "train.steps=2",
+                 "model.hidden=8", "model.codes=8", "model.dim=4", "model.res_blocks=1"]) == 0
+    assert main(["train", "vqvae-prior-fashion", "--out", str(tmp_path / "prior"), *over,
+                 "train.steps=1", f"model.run={tmp_path / 'vq'}", "model.hidden=8", "model.layers=1",
+                 "train.n_samples=2"]) == 0
+    assert list((tmp_path / "prior" / "samples").glob("*.png"))
