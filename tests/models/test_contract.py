@@ -24,6 +24,9 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),
     "classifier": ({"features": 8}, (LABELLED,)),
     "multitask": ({"features": 8, "hidden": 8, "depth": 1}, (LABELLED,)),
+    "vqvae": ({"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, (IMAGE,)),
+    "vqvae-prior": ({"first_stage": {"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, "hidden": 8,
+                     "layers": 1, "kernel": 3}, (IMAGE,)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
