@@ -23,6 +23,7 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, (VECTOR, IMAGE)),
     "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),
     "classifier": ({"features": 8}, (LABELLED,)),
+    "ebm": ({"hidden": 4, "depth": 1, "n_steps": 2, "buffer_size": 16}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
