@@ -66,8 +66,9 @@ class Run:
 
 def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
              data_dir: str | None = None) -> Run:
-    """The model of `run_dir`'s latest checkpoint (EMA weights where kept), in eval mode;
-    `data_dir` overrides where the dataset is looked for when it is needed."""
+    """The model of `run_dir`'s latest checkpoint (EMA weights where kept, rank 0's extra state such
+    as a replay buffer), in eval mode; `data_dir` overrides where the dataset is looked for when it
+    is needed."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} does not exist")
@@ -89,6 +90,7 @@ def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
     model = build_model(cfg.model.name, cfg.model.params, spec).to(dev)
     check_weights_fit(model.state_dict(), weights, path)
     model.load_state_dict(weights)
+    model.load_extra_state((state.get("extra") or [{}])[0])  # rank 0's, e.g. an EBM's replay buffer
     applied = use_ema and bool(state["ema"])
     if applied:
         groups = {g: flat_params(v) for g, v in model.param_groups().items()}

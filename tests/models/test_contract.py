@@ -27,6 +27,7 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "vqvae": ({"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, (IMAGE,)),
     "vqvae-prior": ({"first_stage": {"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, "hidden": 8,
                      "layers": 1, "kernel": 3}, (IMAGE,)),
+    "ebm": ({"hidden": 4, "depth": 1, "n_steps": 2, "buffer_size": 16}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
