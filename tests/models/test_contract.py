@@ -23,6 +23,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, (VECTOR, IMAGE)),
     "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),
     "classifier": ({"features": 8}, (LABELLED,)),
+    "infomax": ({"latent_dim": 4, "channels": (4,), "global_channels": 4, "global_layers": 1,
+                 "critic_hidden": 8, "critic_depth": 1}, (IMAGE,)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
