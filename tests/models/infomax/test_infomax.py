@@ -193,3 +193,16 @@ def test_training_raises_the_mutual_information_estimates():
     # the local estimate rises too but slowly here (most positions are background, shared by all
     # four classes), too little in this many steps to test without flakiness; it stays a JS bound
     assert last[1] <= math.log(2) and last[2] <= math.log(2)
+
+
+@pytest.mark.parametrize("preset, shape", [("infomax-digits", (1, 8, 8)), ("infomax-fashion", (1, 28, 28))])
+def test_presets_build_and_step(preset, shape):
+    from genlab.config import load_config
+
+    cfg = load_config(preset)
+    assert cfg.model.name == "infomax"
+    p = cfg.model.params
+    assert (p.alpha, p.beta, p.gamma) == (0.5, 1.5, 0.01)  # the reference code's weights
+    model = DeepInfoMax(p, DataSpec(shape, levels=256))
+    (update,) = list(model.train_step({"x": torch.rand(4, *shape) * 2 - 1}, StepContext(0)))
+    assert torch.isfinite(update.loss) and model.encode(torch.rand(2, *shape)).shape == (2, p.latent_dim)
