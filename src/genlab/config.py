@@ -87,9 +87,10 @@ class EvalConfig:
     importance_samples: int = 1000  # K of the importance-sampled log-likelihood
     batch_size: int = 100
     seed: int = 1234
+    probe_n_train: int = 10000  # training examples fitting an Encoder's linear probe (0: all)
 
     def __post_init__(self) -> None:
-        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1)):
+        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1), ("probe_n_train", 0)):
             check_int(f"eval.{name}", getattr(self, name), low)
 
 

@@ -2,7 +2,8 @@
 
 Each section runs only if the model has the capability it needs: likelihood metrics for a
 `DensityModel`, sample-based metrics (feature-space FD/KID/PRDC for images, mode coverage and
-MMD for 2-D toys, see `genlab.eval.samples`) for a `Sampler`, whatever its family.
+MMD for 2-D toys, see `genlab.eval.samples`) for a `Sampler`, a linear probe (`genlab.eval.probe`)
+for an `Encoder` on labelled data, whatever its family.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 import torch
 
 from genlab.config import EvalConfig
-from genlab.core.protocol import DensityModel, Model, Sampler
+from genlab.core.protocol import DensityModel, Encoder, Model, Sampler
 from genlab.core.rng import isolated_rng
 from genlab.data import Dataset, Pixels
 from genlab.eval.features import FeatureNet
 from genlab.eval.metrics.likelihood import bits_per_dim
+from genlab.eval.probe import probe_metrics
 from genlab.eval.samples import (
     TOY_SAMPLES,
     default_n_real,
@@ -97,8 +99,9 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
 
 def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
              device: torch.device | str, samples: bool = True, n_samples: int | None = None,
-             inception: FeatureNet | None = None) -> dict[str, Any]:
-    """Every metric that applies: likelihoods (if the model has any) and sample metrics."""
+             inception: FeatureNet | None = None, probe: bool = True) -> dict[str, Any]:
+    """Every metric that applies: likelihoods (if the model has any), sample metrics and the linear
+    probe of an encoder."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -107,6 +110,8 @@ def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalCon
         if samples and isinstance(model, Sampler):
             out["samples"] = json_safe(sample_metrics(model, dataset, pixels, cfg, device, n_samples,
                                                     inception))
+        if probe and isinstance(model, Encoder):
+            out["probe"] = json_safe(probe_metrics(model, dataset, pixels, cfg, device))
         return out
     finally:
         model.train(was_training)
