@@ -23,6 +23,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, (VECTOR, IMAGE)),
     "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),
     "classifier": ({"features": 8}, (LABELLED,)),
+    "aae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
+    "ali": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]
