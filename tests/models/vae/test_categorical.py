@@ -20,7 +20,7 @@ GROUPS, K = 2, 3
 
 def cat_vae(shape=(4,), **options):
     torch.manual_seed(0)
-    cfg = VAE.Config(latent="categorical", latent_dim=GROUPS, categories=K, hidden=16, depth=1,
+    cfg = VAE.Config(latent_type="categorical", latent_dim=GROUPS, categories=K, hidden=16, depth=1,
                      **options)
     return VAE(cfg, shape).double()
 
@@ -77,7 +77,7 @@ def test_importance_sampling_and_elbo_match_enumeration():
 
 
 def test_prior_samples_and_train_step():
-    vae = VAE(VAE.Config(latent="categorical", latent_dim=3, categories=5, hidden=8, depth=1),
+    vae = VAE(VAE.Config(latent_type="categorical", latent_dim=3, categories=5, hidden=8, depth=1),
               (1, 8, 8))
     z = vae.latent.prior(100, torch.zeros(()))
     assert z.shape == (100, 15) and torch.equal(z.view(100, 3, 5).sum(-1), torch.ones(100, 3))
@@ -89,12 +89,12 @@ def test_prior_samples_and_train_step():
 
 
 def test_bad_options():
-    with pytest.raises(ValueError, match="model.iwae_k must be 1 with model.latent=categorical"):
-        VAE.Config(latent="categorical", iwae_k=5)
-    with pytest.raises(ConfigError, match="model.latent"):
-        VAE.Config(latent="beta")
+    with pytest.raises(ValueError, match="model.iwae_k must be 1 with model.latent_type=categorical"):
+        VAE.Config(latent_type="categorical", iwae_k=5)
+    with pytest.raises(ConfigError, match="model.latent_type"):
+        VAE.Config(latent_type="beta")
     with pytest.raises(ValueError, match="model.categories"):
-        VAE.Config(latent="categorical", categories=1)
+        VAE.Config(latent_type="categorical", categories=1)
 
 
 def test_preset_smoke(tmp_path):

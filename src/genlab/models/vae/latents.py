@@ -1,4 +1,4 @@
-"""The VAE's latent variables, chosen by `model.latent`: what the encoder outputs, how z is drawn
+"""The VAE's latent variables, chosen by `model.latent_type`: what the encoder outputs, how z is drawn
 (reparameterised or relaxed for training, exact for likelihoods), the KL to the prior, and prior
 draws for sampling.
 

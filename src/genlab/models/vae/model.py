@@ -7,7 +7,7 @@ importance sampling with the encoder as proposal in https://kexue.fm/archives/87
              >= E [ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) ]   (= ELBO for K = 1)
 
 Training minimises the K-sample bound (K = `iwae_k`); evaluation uses the same estimator with many
-samples, batched over (K, B) and chunked over K. `latent` picks the latent variables
+samples, batched over (K, B) and chunked over K. `latent_type` picks the latent variables
 (`genlab.models.vae.latents`): Gaussian, or groups of categorical variables trained through a
 Gumbel-softmax / straight-through relaxation, whose reported ELBO and importance-sampled
 likelihood are those of the discrete model (exact one-hot draws, closed-form KL).
@@ -40,7 +40,7 @@ class VAE(Model):
     @dataclass
     class Config:
         latent_dim: int = 16  # Gaussian dimensions, or the number of categorical variables
-        latent: str = "gaussian"  # gaussian | categorical
+        latent_type: str = "gaussian"  # gaussian | categorical
         categories: int = 10  # categorical: K, the values of each variable
         relaxation: str = "gumbel_softmax"  # categorical training sample: gumbel_softmax | straight_through
         temperature: float = 1.0  # categorical: the relaxation's temperature tau
@@ -59,15 +59,15 @@ class VAE(Model):
                               ("eval_chunk", 1)):
                 check_int(f"model.{name}", getattr(self, name), low)
             check_range("model.min_log_std", self.min_log_std)
-            choice(self.latent, LATENTS, "model.latent")
+            choice(self.latent_type, LATENTS, "model.latent_type")
             choice(self.relaxation, RELAXATIONS, "model.relaxation")
             choice(self.noise, LOG_PMFS, "model.noise")
             check_int("model.categories", self.categories, 2)
             check_range("model.temperature", self.temperature, 0.0, low_open=True)
-            if self.latent == "categorical" and self.iwae_k > 1:
+            if self.latent_type == "categorical" and self.iwae_k > 1:
                 # The K-sample bound needs q's density at the decoded sample; a relaxed sample has
                 # the Concrete density, not the categorical pmf, so only the ELBO is trained here.
-                raise ValueError("model.iwae_k must be 1 with model.latent=categorical (the relaxed "
+                raise ValueError("model.iwae_k must be 1 with model.latent_type=categorical (the relaxed "
                                  "training sample has no categorical density for the K-sample bound)")
 
     uses_importance_sampling = True
@@ -79,7 +79,7 @@ class VAE(Model):
         if cfg.iwae_k < 1 or cfg.latent_dim < 1:
             raise ConfigError("model.iwae_k and model.latent_dim must be >= 1")
         self.cfg, self.shape = cfg, tuple(shape)
-        self.latent = _LATENT_BUILDERS[cfg.latent](cfg)
+        self.latent = _LATENT_BUILDERS[cfg.latent_type](cfg)
         n_out, d, dims = self.latent.n_params, self.latent.n_code, math.prod(shape)
         if cfg.net == "mlp":
             self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, n_out, cfg.hidden, cfg.depth))
