@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from genlab.core.checks import check_int, check_range, choice
 from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
-from genlab.models.gan.objectives import OBJECTIVES, build_objective
+from genlab.models.gan.objectives import DIVERGENCES, FGAN, OBJECTIVES, build_objective
 from genlab.models.gan.penalties import MODES as PENALTY_MODES
 from genlab.models.gan.penalties import clip_weights_, finite_difference_penalty, gradient_penalty, r1_penalty
 from genlab.models.gan.spectral import apply_spectral_norm
@@ -53,7 +53,8 @@ class AdversaryConfig:
         choice(self.penalty_mode, PENALTY_MODES, "model.critic.penalty_mode")
         choice(self.grad_norm, ("none", *GRAD_NORM_MODES), "model.critic.grad_norm")
         choice(self.norm, [n for n in NORMS if n != "batch"], "model.critic.norm")
-        build_objective(self.objective, self.divergence, self.fgan_generator)  # checks fgan options
+        choice(self.divergence, DIVERGENCES, "model.critic.divergence")
+        choice(self.fgan_generator, FGAN.GENERATOR_LOSSES, "model.critic.fgan_generator")
         for name, low in (("n_critic", 1), ("hidden", 1), ("depth", 0)):
             check_int(f"model.critic.{name}", getattr(self, name), low)
         for name in ("penalty_weight", "r1_weight"):

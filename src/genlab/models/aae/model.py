@@ -4,14 +4,14 @@ A deterministic encoder E(x) and decoder G(z) are trained to reconstruct, while 
 tells prior draws z ~ p(z) (its real side) from codes E(x) and the encoder, acting as a generator,
 learns to fool it, so the aggregate posterior q(z) = E_x delta(z - E(x)) is matched to the prior
 (paper sec. 2). Samples are G(z), z ~ p(z). In the variational-inference view (Su,
-arXiv:1807.05936, sec. 4; https://kexue.fm/archives/5716) this is the GAN with the roles of x and
+arXiv:1807.05936; https://kexue.fm/archives/5716) this is the GAN with the roles of x and
 z swapped: critic loss -E_z log D(z) - E_x log(1 - D(E(x))), encoder loss
 E_x[-log D(E(x)) + lambda ||x - G(E(x))||^2]. Any GAN objective and Lipschitz constraint of
 `genlab.models.gan` can drive the critic (`model.critic.*`, see `genlab.models.aae.adversary`).
 
 Parameter groups "encoder", "decoder" and "critic". `schedule`:
 
-* `phased` (the paper's SGD schedule, sec. 2.1): a reconstruction update of encoder and decoder,
+* `phased` (the paper's two-phase SGD schedule): a reconstruction update of encoder and decoder,
   then `critic.n_critic` critic updates on the *updated* encoder's codes, then an encoder update
   with the generator loss (weighted by `adversarial_weight`);
 * `joint` (the VI view's single encoder objective): the critic updates, then one encoder+decoder

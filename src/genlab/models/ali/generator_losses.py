@@ -10,14 +10,14 @@ from genlab.models.gan.objectives import Objective
 
 def swapped_labels(objective: Objective, enc_scores: Tensor, dec_scores: Tensor) -> Tensor:
     """The critic's loss with the two sides swapped: encoder pairs pushed to the decoder side and
-    back (Donahue et al. 2017, arXiv:1605.09782, sec. 3.4 "inverted" objective; Dumoulin et al.
-    2017, arXiv:1606.00704, sec. 3.1). With the non-saturating objective:
+    back, the label-flipped ("inverted") objective BiGAN trains with (Donahue et al. 2017,
+    arXiv:1605.09782) in place of the minimax one. With the non-saturating objective:
     softplus(s_enc) + softplus(-s_dec)."""
     return objective.critic_loss(dec_scores, enc_scores)
 
 
 def vi_both_towards_encoder(objective: Objective, enc_scores: Tensor, dec_scores: Tensor) -> Tensor:
-    """The VI view's loss (Su, arXiv:1807.05936, sec. 4.3; https://kexue.fm/archives/5716): after
+    """The VI view's loss (Su, arXiv:1807.05936; https://kexue.fm/archives/5716): after
     dropping two KL terms, -E log D(x, E(x)) - E log D(G(z), z), the objective's generator loss on
     *both* pairs, so both raise the critic's score; Su reports it matches standard ALI."""
     return objective.generator_loss(enc_scores) + objective.generator_loss(dec_scores)

@@ -4,12 +4,12 @@ bidirectional GAN (BiGAN; Donahue et al. 2017, arXiv:1605.09782).
 An encoder q(z|x) and a decoder (generator) p(x|z) = delta(x - G(z)) with z ~ p(z) define two joint
 distributions, q(x, z) = p_data(x) q(z|x) and p(x, z) = p(z) delta(x - G(z)); a critic D(x, z)
 tells the encoder's pairs (its real side) from the decoder's, and encoder and decoder are trained
-together to make the two joints agree (ALI eq. 1-2). In the VI view (Su, arXiv:1807.05936, sec.
-4.3; https://kexue.fm/archives/5716) D(x, z) = p(1 | x, z), 1 marking encoder pairs.
+together to make the two joints agree. In the VI view (Su, arXiv:1807.05936;
+https://kexue.fm/archives/5716) D(x, z) = p(1 | x, z), 1 marking encoder pairs.
 
 * `encoder: gaussian` is ALI's reparameterised q(z|x) = N(mu(x), sigma(x)^2);
   `deterministic` is BiGAN's E(x).
-* `generator_loss`: `swap` (the critic loss with sides swapped, both papers' practice) or `vi`
+* `generator_loss`: `swap` (the critic loss with sides swapped, BiGAN's practice) or `vi`
   (Su's: both pairs pushed to the encoder side), see `genlab.models.ali.generator_losses`.
 * The critic is an MLP on the concatenation [flatten(x), z], so every penalty of
   `genlab.models.gan.penalties` applies to interpolated joint vectors unchanged.
@@ -143,7 +143,7 @@ class ALI(Model):
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        """G(E(x)) with the posterior mean: ALI's reconstructions (paper sec. 4), not trained for."""
+        """G(E(x)) with the posterior mean: reconstructions, which ALI does not train for directly."""
         return self.decoder(self.encode(x))
 
 
