@@ -65,6 +65,8 @@ def _softmax_log_pmf(logits: Tensor) -> Tensor:
 
 
 def _probit_log_pmf(logits: Tensor) -> Tensor:
+    # Multinomial probit by quadrature (64 nodes, renormalised): exact only up to the quadrature
+    # error, so KL and importance weights inherit that small error; Gumbel noise has none.
     return noise_argmax_probs(logits, "gaussian", log=True, renormalize=True)
 
 
