@@ -30,6 +30,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "ebm": ({"hidden": 4, "depth": 1, "n_steps": 2, "buffer_size": 16}, (VECTOR, IMAGE)),
     "infomax": ({"latent_dim": 4, "channels": (4,), "global_channels": 4, "global_layers": 1,
                  "critic_hidden": 8, "critic_depth": 1}, (IMAGE,)),
+    "aae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
+    "ali": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]

@@ -7,7 +7,10 @@ importance sampling with the encoder as proposal in https://kexue.fm/archives/87
              >= E [ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) ]   (= ELBO for K = 1)
 
 Training minimises the K-sample bound (K = `iwae_k`); evaluation uses the same estimator with many
-samples, batched over (K, B) and chunked over K.
+samples, batched over (K, B) and chunked over K. `latent_type` picks the latent variables
+(`genlab.models.vae.latents`): Gaussian, or groups of categorical variables trained through a
+Gumbel-softmax / straight-through relaxation, whose reported ELBO and importance-sampled
+likelihood are those of the discrete model (exact one-hot draws, closed-form KL).
 """
 
 from __future__ import annotations
@@ -22,20 +25,26 @@ from torch import Tensor, nn
 
 from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
-from genlab.core.gaussian import LOG_2PI, normal_log_prob
+from genlab.core.gaussian import normal_log_prob
 from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
+from genlab.models.vae.latents import LATENTS, LOG_PMFS, RELAXATIONS, CategoricalLatent, GaussianLatent
 from genlab.nets import ConvDecoder, ConvEncoder, mlp
 
 
 @MODELS.register("vae")
 class VAE(Model):
-    """Gaussian encoder q(z|x), standard-normal prior, Gaussian or Bernoulli decoder p(x|z)."""
+    """Encoder q(z|x) (Gaussian or categorical latents), its prior, Gaussian or Bernoulli decoder p(x|z)."""
 
     @dataclass
     class Config:
-        latent_dim: int = 16
+        latent_dim: int = 16  # Gaussian dimensions, or the number of categorical variables
+        latent_type: str = "gaussian"  # gaussian | categorical
+        categories: int = 10  # categorical: K, the values of each variable
+        relaxation: str = "gumbel_softmax"  # categorical training sample: gumbel_softmax | straight_through
+        temperature: float = 1.0  # categorical: the relaxation's temperature tau
+        noise: str = "gumbel"  # categorical: q(z|x) = law of argmax(logits + noise), gumbel | gaussian
         net: str = "mlp"  # mlp | conv
         hidden: int = 256  # MLP width, or the conv nets' base channel count
         depth: int = 2  # MLP hidden layers
@@ -52,6 +61,16 @@ class VAE(Model):
             if self.eval_chunk is not None:
                 check_int("model.eval_chunk", self.eval_chunk, 1)
             check_range("model.min_log_std", self.min_log_std)
+            choice(self.latent_type, LATENTS, "model.latent_type")
+            choice(self.relaxation, RELAXATIONS, "model.relaxation")
+            choice(self.noise, LOG_PMFS, "model.noise")
+            check_int("model.categories", self.categories, 2)
+            check_range("model.temperature", self.temperature, 0.0, low_open=True)
+            if self.latent_type == "categorical" and self.iwae_k > 1:
+                # The K-sample bound needs q's density at the decoded sample; a relaxed sample has
+                # the Concrete density, not the categorical pmf, so only the ELBO is trained here.
+                raise ValueError("model.iwae_k must be 1 with model.latent_type=categorical (the relaxed "
+                                 "training sample has no categorical density for the K-sample bound)")
 
     uses_importance_sampling = True
 
@@ -62,25 +81,26 @@ class VAE(Model):
         if cfg.iwae_k < 1 or cfg.latent_dim < 1:
             raise ConfigError("model.iwae_k and model.latent_dim must be >= 1")
         self.cfg, self.shape = cfg, tuple(shape)
-        d, dims = cfg.latent_dim, math.prod(shape)
+        self.latent = _LATENT_BUILDERS[cfg.latent_type](cfg)
+        n_out, d, dims = self.latent.n_params, self.latent.n_code, math.prod(shape)
         if cfg.net == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, 2 * d, cfg.hidden, cfg.depth))
+            self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, n_out, cfg.hidden, cfg.depth))
             self.decoder = mlp(d, dims, cfg.hidden, cfg.depth)
         elif cfg.net == "conv":
             if len(shape) != 3:
                 raise ConfigError(f"model.net=conv needs image data, got example shape {shape}")
-            self.encoder = ConvEncoder(shape, 2 * d, cfg.hidden)
+            self.encoder = ConvEncoder(shape, n_out, cfg.hidden)
             self.decoder = ConvDecoder(d, shape, cfg.hidden)
         else:
             choice(cfg.net, ("mlp", "conv"), "model.net")
         self.raw_log_std = nn.Parameter(torch.zeros(shape)) if cfg.decoder == "gaussian" else None
 
     # ---------------------------------------------------------------- distributions
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean and log-std of q(z|x), each (B, latent_dim)."""
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor] | Tensor:
+        """Parameters of q(z|x): (mean, log-std), each (B, latent_dim), for Gaussian latents;
+        logits (B, latent_dim, categories) for categorical ones."""
         self._check(x)
-        mean, log_std = self.encoder(x).chunk(2, dim=-1)
-        return mean, log_std.clamp(-10, 5)
+        return self.latent.params(self.encoder(x))
 
     def decoder_log_std(self) -> Tensor:
         floor = self.cfg.min_log_std
@@ -99,23 +119,24 @@ class VAE(Model):
         return lp.flatten(1).sum(1)
 
     def log_weights(self, x: Tensor, k: int) -> Tensor:
-        """(k, B) log importance weights log p(x, z_k) - log q(z_k | x), z_k ~ q(z|x) reparam."""
-        mean, log_std = self.encode(x)
-        eps = torch.randn(k, *mean.shape, device=x.device, dtype=mean.dtype)
-        z = mean + eps * log_std.exp()
-        log_q = normal_log_prob(z, mean, log_std).sum(-1)
-        log_prior = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)
+        """(k, B) log importance weights log p(x, z_k) - log q(z_k | x), z_k ~ q(z|x) (reparameterised
+        Gaussian, or exact one-hot categorical draws)."""
+        z, log_ratio = self.latent.log_ratio_samples(self.encode(x), k)
         b = x.shape[0]
         xk = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *self.shape)
         log_px = self.log_px_given_z(xk, self.decode(z.reshape(k * b, -1))).view(k, b)
-        return log_px + log_prior - log_q
+        return log_px + log_ratio
 
-    def elbo(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Per-example (ELBO, reconstruction term, KL term); KL(q(z|x) || N(0, I)) in closed form."""
-        mean, log_std = self.encode(x)
-        z = mean + torch.randn_like(mean) * log_std.exp()
+    def elbo(self, x: Tensor, relaxed: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-example (ELBO, reconstruction term, KL term), the KL to the prior in closed form.
+
+        `relaxed=False` decodes an exact draw from q (for categorical latents a one-hot, so the value
+        is the discrete model's ELBO); the default decodes the differentiable training sample.
+        """
+        params = self.encode(x)
+        z = self.latent.rsample(params) if relaxed else self.latent.exact_sample(params)
         recon = self.log_px_given_z(x, self.decode(z))
-        kl = 0.5 * (mean**2 + torch.exp(2 * log_std) - 1 - 2 * log_std).sum(-1)
+        kl = self.latent.kl(params)
         return recon - kl, recon, kl
 
     # ---------------------------------------------------------------- protocol
@@ -133,16 +154,15 @@ class VAE(Model):
 
     @torch.no_grad()
     def sample(self, n: int) -> Tensor:
-        """Decoder means (Gaussian) or probabilities (Bernoulli) at z ~ N(0, I): the usual way
+        """Decoder means (Gaussian) or probabilities (Bernoulli) at z from the prior: the usual way
         to show VAE samples, since per-pixel decoder noise only adds speckle."""
-        p = next(self.parameters())
-        out = self.decode(torch.randn(n, self.cfg.latent_dim, device=p.device, dtype=p.dtype))
+        out = self.decode(self.latent.prior(n, next(self.parameters())))
         return torch.sigmoid(out) if self.raw_log_std is None else out
 
     def likelihood_estimates(self, x: Tensor, importance_samples: int = 1000) -> dict[str, Tensor]:
         k = importance_samples
         return {
-            "elbo": self.elbo(x)[0],
+            "elbo": self.elbo(x, relaxed=False)[0],
             "log_likelihood_is": importance_sampled_log_likelihood(
                 self.log_weights, x, k, self.cfg.eval_chunk),
         }
@@ -152,3 +172,10 @@ class VAE(Model):
             raise ValueError(
                 f"VAE built for examples of shape {self.shape}, got a batch of shape {tuple(x.shape)}"
             )
+
+
+_LATENT_BUILDERS = {
+    "gaussian": lambda cfg: GaussianLatent(cfg.latent_dim),
+    "categorical": lambda cfg: CategoricalLatent(cfg.latent_dim, cfg.categories, cfg.relaxation,
+                                                 cfg.temperature, cfg.noise),
+}

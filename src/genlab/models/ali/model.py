@@ -1,0 +1,150 @@
+"""Adversarially learned inference (ALI; Dumoulin et al. 2017, arXiv:1606.00704) and
+bidirectional GAN (BiGAN; Donahue et al. 2017, arXiv:1605.09782).
+
+An encoder q(z|x) and a decoder (generator) p(x|z) = delta(x - G(z)) with z ~ p(z) define two joint
+distributions, q(x, z) = p_data(x) q(z|x) and p(x, z) = p(z) delta(x - G(z)); a critic D(x, z)
+tells the encoder's pairs (its real side) from the decoder's, and encoder and decoder are trained
+together to make the two joints agree. In the VI view (Su, arXiv:1807.05936;
+https://kexue.fm/archives/5716) D(x, z) = p(1 | x, z), 1 marking encoder pairs.
+
+* `encoder: gaussian` is ALI's reparameterised q(z|x) = N(mu(x), sigma(x)^2);
+  `deterministic` is BiGAN's E(x).
+* `generator_loss`: `swap` (the critic loss with sides swapped, BiGAN's practice) or `vi`
+  (Su's: both pairs pushed to the encoder side), see `genlab.models.ali.generator_losses`.
+* The critic is an MLP on the concatenation [flatten(x), z], so every penalty of
+  `genlab.models.gan.penalties` applies to interpolated joint vectors unchanged.
+
+Per step: `critic.n_critic` critic updates (inputs detached; fresh z and encoder noise each), then
+one update of the groups "encoder" and "decoder" together. Samples are G(z), z ~ p(z).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from genlab.core.checks import check_int, choice
+from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.models.aae.adversary import Adversary, AdversaryConfig
+from genlab.models.aae.nets import NETS, build_autoencoder
+from genlab.models.ali.generator_losses import GENERATOR_LOSSES
+from genlab.models.gan.latents import PRIORS, sample_prior
+from genlab.models.registry import MODELS
+from genlab.nets import OUTPUTS, mlp_critic
+
+
+def _gaussian(h: Tensor) -> tuple[Tensor, Tensor]:
+    """(z = mu + sigma * eps reparameterised, mu) from the encoder output [mu, log sigma]."""
+    mean, log_std = h.chunk(2, dim=-1)
+    return mean + torch.randn_like(mean) * log_std.clamp(-10, 5).exp(), mean
+
+
+def _deterministic(h: Tensor) -> tuple[Tensor, Tensor]:
+    return h, h
+
+
+# name -> (encoder outputs per latent dimension, output -> (sample, representation))
+ENCODERS = {"gaussian": (2, _gaussian), "deterministic": (1, _deterministic)}
+
+
+@MODELS.register("ali")
+class ALI(Model):
+    """Encoder, decoder and a joint critic D(x, z); groups encoder, decoder, critic."""
+
+    @dataclass
+    class Config:
+        latent_dim: int = 16
+        prior: str = "normal"  # normal | uniform
+        encoder: str = "gaussian"  # gaussian (ALI) | deterministic (BiGAN)
+        net: str = "mlp"  # mlp | conv (encoder and decoder)
+        hidden: int = 256
+        depth: int = 2
+        output: str = "none"  # decoder output activation: none | tanh | sigmoid
+        generator_loss: str = "swap"  # swap | vi
+        critic: AdversaryConfig = field(default_factory=AdversaryConfig)  # the joint critic
+
+        def __post_init__(self) -> None:
+            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0)):
+                check_int(f"model.{name}", getattr(self, name), low)
+            choice(self.prior, PRIORS, "model.prior")
+            choice(self.encoder, ENCODERS, "model.encoder")
+            choice(self.net, NETS, "model.net")
+            choice(self.output, OUTPUTS, "model.output")
+            choice(self.generator_loss, GENERATOR_LOSSES, "model.generator_loss")
+
+    def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
+        super().__init__()
+        self.cfg, self.shape = cfg, tuple(DataSpec.coerce(spec).shape)
+        width, self._posterior = ENCODERS[cfg.encoder]
+        self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, width * cfg.latent_dim,
+                                                       cfg.latent_dim, cfg.hidden, cfg.depth, cfg.output)
+        c = cfg.critic
+        joint = (math.prod(self.shape) + cfg.latent_dim,)
+        self.adversary = Adversary(c, mlp_critic(joint, c.hidden, c.depth, c.norm))
+        self._generator_loss = GENERATOR_LOSSES[cfg.generator_loss]
+
+    def param_groups(self) -> dict[str, list]:
+        return {"encoder": list(self.encoder.parameters()), "decoder": list(self.decoder.parameters()),
+                "critic": list(self.adversary.parameters())}
+
+    # ---------------------------------------------------------------- pieces
+    def prior(self, n: int) -> Tensor:
+        p = next(self.decoder.parameters())
+        return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
+
+    def _check(self, x: Tensor) -> None:
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"ALI built for examples of shape {self.shape}, got a batch of shape "
+                             f"{tuple(x.shape)}")
+
+    def infer(self, x: Tensor) -> Tensor:
+        """z ~ q(z|x) (reparameterised; E(x) for the deterministic encoder), (B, latent_dim)."""
+        self._check(x)
+        return self._posterior(self.encoder(x))[0]
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The representation: the mean of q(z|x), (B, latent_dim)."""
+        self._check(x)
+        return self._posterior(self.encoder(x))[1]
+
+    @staticmethod
+    def joint(x: Tensor, z: Tensor) -> Tensor:
+        """The critic's input [flatten(x), z], (B, D + latent_dim)."""
+        return torch.cat([x.flatten(1), z], dim=1)
+
+    def pairs(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(encoder pairs (x, z ~ q(z|x)), decoder pairs (G(z), z ~ p(z))) as joint vectors."""
+        z = self.prior(len(x))
+        return self.joint(x, self.infer(x)), self.joint(self.decoder(z), z)
+
+    # ---------------------------------------------------------------- protocol
+    def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
+        x = batch["x"]
+        for _ in range(self.cfg.critic.n_critic):
+            self.adversary.clip_()
+            with torch.no_grad():  # both pairs are constants for the critic
+                enc, dec = self.pairs(x)
+            loss, logs = self.adversary.critic_loss(enc, dec)
+            yield Update(("critic",), loss, logs)
+        self.adversary.clip_()
+        # Backpropagated into encoder and decoder only (the trainer's backward(inputs=...)).
+        enc, dec = self.pairs(x)
+        loss = self._generator_loss(self.adversary.objective, self.adversary.score(enc),
+                                    self.adversary.score(dec))
+        yield Update(("encoder", "decoder"), loss, {"gen_loss": loss.detach()})
+
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        return self.decoder(self.prior(n))
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """G(E(x)) with the posterior mean: reconstructions, which ALI does not train for directly."""
+        return self.decoder(self.encode(x))
+
+
+__all__ = ["ALI", "ENCODERS"]
