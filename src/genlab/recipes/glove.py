@@ -120,9 +120,10 @@ def weighted_loss(model: SimplerGloVe, i: Tensor, j: Tensor, target: Tensor, wei
     return (weight * (model(i, j) - target).pow(2)).sum()
 
 
-def fit_glove(counts: Tensor, cfg: GloVeConfig = GloVeConfig()) -> tuple[SimplerGloVe, list[float]]:
+def fit_glove(counts: Tensor, cfg: GloVeConfig | None = None) -> tuple[SimplerGloVe, list[float]]:
     """Train on shuffled mini-batches of the non-zero pairs; returns the model and the loss per epoch
     (summed over all pairs, so epochs compare)."""
+    cfg = cfg or GloVeConfig()
     i, j, xij, target = pmi_targets(counts)
     if len(i) == 0:
         raise ValueError("the co-occurrence matrix has no off-diagonal entries to fit")
@@ -148,7 +149,8 @@ def _unit(vectors: Tensor) -> Tensor:
     return vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def nearest(vectors: Tensor, query: Tensor, k: int = 5, exclude: Iterable[int] = ()) -> list[tuple[int, float]]:
+def nearest(vectors: Tensor, query: Tensor, k: int = 5, exclude: Iterable[int] = ()
+            ) -> list[tuple[int, float]]:
     """The k rows of `vectors` most cosine-similar to `query`, best first, skipping `exclude`."""
     sims = _unit(vectors) @ (query / query.norm().clamp_min(1e-12))
     sims[list(exclude)] = -float("inf")
@@ -162,7 +164,8 @@ def analogy(vectors: Tensor, a: int, b: int, c: int, k: int = 1) -> list[tuple[i
     return nearest(vectors, unit[b] - unit[a] + unit[c], k, exclude=(a, b, c))
 
 
-def planted_corpus(vectors: Tensor, n_docs: int, doc_len: int, seed: int = 0) -> tuple[list[list[int]], Tensor]:
+def planted_corpus(vectors: Tensor, n_docs: int, doc_len: int, seed: int = 0
+                   ) -> tuple[list[list[int]], Tensor]:
     """Documents whose neighbouring tokens have PMI exactly <u_i, u_j> + const for planted rows u_i.
 
     The joint J_ij = pi_i pi_j exp(<u_i, u_j>) (i != j) has marginals pi when E pi = 1, with
