@@ -226,18 +226,20 @@ def main() -> None:
     counts = cooccurrence(ids, len(vocab), window=5)
     print(f"Simpler GloVe on Python's own docs (pydoc topics + stdlib docstrings): "
           f"{sum(map(len, ids))} tokens, {len(vocab)} words, {counts.values().numel() // 2} word pairs")
-    model, history = fit_glove(counts, GloVeConfig(dim=64, epochs=30))
+    model, history = fit_glove(counts, GloVeConfig(dim=64, epochs=20))
     print(f"weighted loss per epoch: {history[0]:.0f} -> {history[-1]:.0f}")
     vectors = model.vectors.weight.detach()
     index = {w: i for i, w in enumerate(vocab)}
-    for word in ("file", "integer", "thread", "socket", "error", "read"):
+    print("nearest words by cosine:")
+    for word in ("file", "thread", "socket", "year", "argument", "error"):
         if word in index:
             near = nearest(vectors, vectors[index[word]], 6, exclude=[index[word]])
-            print(f"{word:>8}: " + ", ".join(f"{vocab[n]} {s:.2f}" for n, s in near))
-    for a, b, c in (("read", "reading", "write"), ("file", "files", "directory"), ("int", "integer", "str")):
+            print(f"  {word:>8}: " + ", ".join(f"{vocab[n]} {s:.2f}" for n, s in near))
+    print("analogies a : b :: c : ? (top 3 of v_b - v_a + v_c):")
+    for a, b, c in (("open", "close", "start"), ("input", "output", "read"), ("client", "server", "send")):
         if all(w in index for w in (a, b, c)):
             guess = analogy(vectors, index[a], index[b], index[c], k=3)
-            print(f"{a} : {b} :: {c} : " + " / ".join(vocab[n] for n, _ in guess))
+            print(f"  {a} : {b} :: {c} : " + " / ".join(vocab[n] for n, _ in guess))
 
 
 if __name__ == "__main__":
