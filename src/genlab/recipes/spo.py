@@ -33,9 +33,9 @@ def power_bce(logits: Tensor, target: Tensor, n: float) -> Tensor:
     """Elementwise BCE of p^n against the target, p = sigmoid(logits):
     -t n log p - (1 - t) log(1 - p^n), computed from log-sigmoids so large logits stay finite."""
     log_pn = n * F.logsigmoid(logits)
-    # log(1 - p^n) = log(-expm1(log p^n)); clamp like torch's BCE, which bounds each log at -100
-    log_not = torch.log(-torch.expm1(log_pn.clamp(max=-1e-30))).clamp(min=-100.0)
-    return -(target * log_pn.clamp(min=-100.0) + (1 - target) * log_not)
+    # log(1 - p^n) = log(-expm1(log p^n)), which is -inf once p^n rounds to 1: bounded at -69 by the clamp
+    log_not = torch.log(-torch.expm1(log_pn.clamp(max=-1e-30)))
+    return -(target * log_pn + (1 - target) * log_not)
 
 
 class ConditionalLayerNorm(nn.Module):
