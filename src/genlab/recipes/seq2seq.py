@@ -179,6 +179,7 @@ class Seq2Seq(Model):
         x = torch.tensor([list(question)], device=self.embed.weight.device)
         states, mask, h0 = self.encode(x)
 
+        @torch.no_grad()
         def step(prefixes: list[Ids]) -> Tensor:
             inputs = torch.tensor([(BOS, *p) for p in prefixes], device=x.device)  # equal lengths per round
             n = len(prefixes)

@@ -291,7 +291,7 @@ def make_corpus(n_sentences: int, seed: int = 0) -> SPOCorpus:
     return SPOCorpus(vocab, sentences)
 
 
-def train_spo(corpus: SPOCorpus, n_test: int, config: SPOExtractor.Config | None = None, steps: int = 2000,
+def train_spo(corpus: SPOCorpus, n_test: int, config: SPOExtractor.Config | None = None, steps: int = 1500,
               batch_size: int = 64, lr: float = 2e-3, seed: int = 0, device: str = "cpu") -> SPOExtractor:
     """Train with genlab's Trainer: Adam with warm-up and cosine decay, weight EMA 0.99 for evaluation
     (the article: Adam, EMA 0.999 over many more steps)."""
