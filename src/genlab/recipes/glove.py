@@ -220,13 +220,18 @@ def stdlib_corpus() -> list[list[str]]:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
     docs = stdlib_corpus()
     vocab = build_vocab(docs, min_count=10)
     ids = encode(docs, vocab)
     counts = cooccurrence(ids, len(vocab), window=5)
     print(f"Simpler GloVe on Python's own docs (pydoc topics + stdlib docstrings): "
           f"{sum(map(len, ids))} tokens, {len(vocab)} words, {counts.values().numel() // 2} word pairs")
-    model, history = fit_glove(counts, GloVeConfig(dim=64, epochs=20))
+    model, history = fit_glove(counts, GloVeConfig(dim=64, epochs=args.epochs))
     print(f"weighted loss per epoch: {history[0]:.0f} -> {history[-1]:.0f}")
     vectors = model.vectors.weight.detach()
     index = {w: i for i, w in enumerate(vocab)}

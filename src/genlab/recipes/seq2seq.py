@@ -127,8 +127,8 @@ class Seq2Seq(Model):
 
     @dataclass
     class Config:
-        emb: int = 64
-        hidden: int = 128
+        emb: int = 32
+        hidden: int = 64
 
         def __post_init__(self) -> None:
             check_int("emb", self.emb, 1)
@@ -227,12 +227,18 @@ def train_seq2seq(task: KBQATask, config: Seq2Seq.Config | None = None, steps: i
 
 
 def main() -> None:
-    task = make_task()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args()
+    task = make_task(n_subjects=args.subjects)
     trie = task.trie()
     print(f"Seq2seq retrieval under a prefix trie: {len(trie)} stored (subject, predicate) keys, "
           f"{len(task.train)} training questions, {len(task.test)} held-out questions (a subject with a "
           f"predicate never asked about it in training; 30% with a misspelt name)")
-    model = train_seq2seq(task)
+    model = train_seq2seq(task, steps=args.steps)
     for decoding in ("free", "trie-greedy", "trie-beam"):
         print(f"  exact match, {decoding:<12}: {exact_match(model, task, decoding):.3f}")
     for question, target in task.test[:4]:

@@ -309,10 +309,16 @@ def evaluate(model: SPOExtractor, corpus: SPOCorpus, n_test: int) -> tuple[float
 
 
 def main() -> None:
-    corpus, n_test = make_corpus(6000, seed=0), 1000
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args()
+    corpus, n_test = make_corpus(args.sentences, seed=0), args.sentences // 6
     print(f"SPO extraction (half pointer, half tagging) on {len(corpus.sentences) - n_test} generated "
           f"sentences, {len(PREDICATES)} predicates; held-out: {n_test} sentences")
-    model = train_spo(corpus, n_test)
+    model = train_spo(corpus, n_test, steps=args.steps)
     precision, recall, f1 = evaluate(model, corpus, n_test)
     print(f"  exact triples: precision {precision:.3f}  recall {recall:.3f}  F1 {f1:.3f}")
     for tokens, gold in corpus.sentences[:3]:
