@@ -18,7 +18,8 @@ class Dataset:
     """Train/test tensors plus what is needed to interpret them.
 
     Images are stored as integer tensors (N, C, H, W) with `levels` discrete values; vector data
-    (2-D toys) as float tensors (N, D) with `levels=None`. `info` holds loader facts (e.g. a toy
+    (2-D toys) as float tensors (N, D) with `levels=None`; token data as integer tensors with
+    `vocab_size` set (labels may then be token sequences too). `info` holds loader facts (e.g. a toy
     mixture's centres and standard deviation, or the files read).
     """
 
@@ -28,6 +29,7 @@ class Dataset:
     levels: int | None = None
     train_labels: Tensor | None = None
     test_labels: Tensor | None = None
+    vocab_size: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -40,11 +42,11 @@ class Dataset:
 
     @property
     def spec(self) -> DataSpec:
-        """What a model is built from: example shape, pixel levels, number of classes."""
+        """What a model is built from: example shape, pixel levels, number of classes, vocabulary size."""
         n_classes = None
         if self.train_labels is not None and len(self.train_labels):
             n_classes = int(self.train_labels.max()) + 1
-        return DataSpec(self.shape, self.levels, n_classes)
+        return DataSpec(self.shape, self.levels, n_classes, self.vocab_size)
 
     def split_tensors(self, split: str) -> dict[str, Tensor]:
         """The named tensors of one split: `x`, and `y` where the data set has labels."""

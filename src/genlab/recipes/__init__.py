@@ -5,6 +5,10 @@ Each runs as ``python -m genlab.recipes.<name>`` and prints its headline check i
 `stirling` (the asymptotic Stirling series for log Gamma(x + 1), https://kexue.fm/archives/3731),
 `ellipses` (two congruent ellipses bent and glued into a closed solid, https://kexue.fm/archives/6818),
 `linear_autoencoder` (a linear autoencoder trained by gradient descent recovers truncated SVD,
-https://kexue.fm/archives/4208) and `trie` (a prefix tree over token ids with constrained greedy / beam
-decoding, https://kexue.fm/archives/8802). They are not imported here, so each loads on its own.
+https://kexue.fm/archives/4208), `trie` (a prefix tree over token ids with constrained greedy / beam
+decoding, https://kexue.fm/archives/8802), `glove` (simpler GloVe word vectors on Python's own docs,
+https://kexue.fm/archives/4669), `seq2seq` (question -> stored key under the trie, trained by genlab's
+Trainer, https://kexue.fm/archives/8802) and `spo` (triple extraction, half pointer half tagging,
+https://kexue.fm/archives/7161); `fit` trains a recipe's model in memory. The NLP ones take a minute or
+more. They are not imported here, so each loads on its own.
 """
