@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import torch
 
@@ -30,22 +28,40 @@ def random_votes(batch=3, n_in=7, n_out=4, d=16, seed=0):
     return votes, a_in
 
 
-@pytest.mark.parametrize("normalise", [False, True])
-def test_one_output_capsule_gives_activation_weighted_moments(normalise):
+def test_one_output_capsule_gives_activation_weighted_moments():
     votes, a_in = random_votes(n_out=1)
     beta_u, beta_a = torch.tensor([0.3], dtype=D64), torch.tensor([-0.2], dtype=D64)
-    out = em_routing(votes, a_in, beta_u, beta_a, iterations=3, lam_min=0.5, lam_max=2.0,
-                     normalise_cost=normalise, eps=0.0)
+    out = em_routing(votes, a_in, beta_u, beta_a, iterations=3, lam_min=0.5, lam_max=2.0, cost_norm="none",
+                     eps=0.0)
     v = votes[:, :, 0]  # (B, n_in, d): every input sends everything to the single capsule
     w = a_in / a_in.sum(1, keepdim=True)
     mean = (w.unsqueeze(-1) * v).sum(1)
     var = (w.unsqueeze(-1) * (v - mean.unsqueeze(1)) ** 2).sum(1)
-    log_sigma = 0.5 * var.log()
-    # normalised: the single capsule's mass share is 1 and ln sigma is averaged over the 16 entries
-    cost = beta_u + log_sigma.mean(-1) if normalise else (beta_u + log_sigma.sum(-1)) * a_in.sum(1)
+    cost = (beta_u + 0.5 * var.log().sum(-1)) * a_in.sum(1)  # (beta_u + sum_h ln sigma_h) * sum_i a_i
     torch.testing.assert_close(out.pose[:, 0], mean)
     torch.testing.assert_close(out.activation[:, 0], torch.sigmoid(2.0 * (beta_a - cost)))
     assert torch.equal(out.assignment, torch.ones_like(out.assignment))
+    # standardised, a lone capsule's cost is 0: the activation is sigmoid(lambda beta_a)
+    alone = em_routing(votes, a_in, beta_u, beta_a, lam_min=0.5, lam_max=2.0)
+    torch.testing.assert_close(alone.activation[:, 0], torch.sigmoid(2.0 * beta_a).expand(3))
+
+
+@pytest.mark.parametrize("cost_norm", ["none", "standardise"])
+def test_one_iteration_closed_form_with_several_capsules(cost_norm):
+    # one iteration is one M-step from uniform assignments R = 1/n_out
+    votes, a_in = random_votes(n_out=3, seed=2)
+    beta_u, beta_a = torch.tensor([0.1, -0.4, 0.2], dtype=D64), torch.tensor([0.5, 0.0, -0.3], dtype=D64)
+    out = em_routing(votes, a_in, beta_u, beta_a, iterations=1, lam_max=1.5, cost_norm=cost_norm, eps=0.0)
+    w = (a_in / a_in.sum(1, keepdim=True))[:, :, None, None]
+    mean = (w * votes).sum(1)
+    var = (w * (votes - mean.unsqueeze(1)) ** 2).sum(1)
+    cost = (beta_u + 0.5 * var.log().sum(-1)) * (a_in.sum(1, keepdim=True) / 3)
+    if cost_norm == "standardise":
+        cost = (cost - cost.mean(1, keepdim=True)) / cost.std(1, unbiased=False, keepdim=True)
+    torch.testing.assert_close(out.pose, mean)
+    torch.testing.assert_close(out.activation, torch.sigmoid(1.5 * (beta_a - cost)))
+    with pytest.raises(ValueError, match="cost_norm"):
+        em_routing(votes, a_in, beta_u, beta_a, cost_norm="share")
 
 
 def test_assignment_rows_sum_to_one_and_activations_in_unit_interval():

@@ -68,8 +68,8 @@ def test_glu_shape_and_formula():
 
 def test_unfreezing_stages():
     s = Unfreezing.cumulative(["new", "top", "bottom"], [3, 7])
-    assert [s.groups_at(t) for t in (0, 2, 3, 6, 7, 100)] == [
-        ("new",), ("new",), ("new", "top"), ("new", "top"), ("new", "top", "bottom"), ("new", "top", "bottom")]
+    one, two, three = ("new",), ("new", "top"), ("new", "top", "bottom")
+    assert [s.groups_at(t) for t in (0, 2, 3, 6, 7, 100)] == [one, one, two, two, three, three]
     assert [s.stage_at(t) for t in (0, 3, 7)] == [0, 1, 2]
     same_start = Unfreezing(((0, ("a",)), (0, ("a", "b"))))  # a stage shadowed by the next is skipped
     assert same_start.groups_at(0) == ("a", "b")
@@ -91,7 +91,8 @@ class Snapshots:
         return True
 
     def __call__(self, trainer):
-        self.after.append({g: [p.detach().clone() for p in ps] for g, ps in trainer.model.param_groups().items()})
+        groups = trainer.model.param_groups()
+        self.after.append({g: [p.detach().clone() for p in ps] for g, ps in groups.items()})
 
 
 def test_staged_unfreezing_leaves_frozen_groups_bit_identical(digits):
@@ -136,7 +137,8 @@ def test_scratch_baseline_does_not_load_the_weights():
     labelled = DataSpec((1, 8, 8), levels=17, n_classes=10)
     shipped = require_feature_net("digits").net.body
     torch.manual_seed(0)
-    pre, scratch = (FineTuned(FineTuned.Config(source="digits", pretrained=p), labelled) for p in (True, False))
+    pre, scratch = (FineTuned(FineTuned.Config(source="digits", pretrained=p), labelled)
+                    for p in (True, False))
     assert torch.equal(pre.body[0].weight, shipped[0].weight)
     assert not torch.equal(scratch.body[0].weight, shipped[0].weight)
 
@@ -157,7 +159,8 @@ def test_resize_and_few_per_class(digits):
 
 def test_tiny_fine_tune_on_digits(digits):
     target = few_per_class(digits, 10)
-    model = train_labelled("finetune", FineTuned, {"source": "digits", "unfreeze_top": 10, "unfreeze_all": 20},
-                           target, steps=30, batch_size=32)
+    stages = {"unfreeze_top": 10, "unfreeze_all": 20}
+    model = train_labelled("finetune", FineTuned, {"source": "digits", **stages}, target, steps=30,
+                           batch_size=32)
     assert "finetune" not in MODELS
     assert held_out_accuracy(model, digits) > 0.8

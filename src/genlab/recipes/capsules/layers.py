@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int
-from genlab.recipes.capsules.routing import em_routing
+from genlab.core.checks import check_int, choice
+from genlab.recipes.capsules.routing import COST_NORMS, em_routing
 
 POSE = 16  # a 4 x 4 pose matrix, flattened
 
@@ -38,10 +38,12 @@ class _Routed(nn.Module):
     """Shared parts of the routed layers: learned 4x4 transforms, per-type beta_u and beta_a, and the
     EM options."""
 
-    def __init__(self, n_in: int, out_types: int, iterations: int, lam_min: float, lam_max: float):
+    def __init__(self, n_in: int, out_types: int, iterations: int, lam_min: float, lam_max: float,
+                 cost_norm: str):
         super().__init__()
         check_int("iterations", iterations, 1)
         self.out_types, self.iterations, self.lams = out_types, iterations, (lam_min, lam_max)
+        self.cost_norm = choice(cost_norm, COST_NORMS, "cost_norm")
         # identity plus noise: votes start close to the input poses, and differ per output for routing
         self.transform = nn.Parameter(torch.eye(4).expand(n_in, out_types, 4, 4)
                                       + 0.5 * torch.randn(n_in, out_types, 4, 4))
@@ -49,7 +51,8 @@ class _Routed(nn.Module):
         self.beta_a = nn.Parameter(torch.zeros(out_types))
 
     def route(self, votes: Tensor, a_in: Tensor) -> tuple[Tensor, Tensor]:
-        out = em_routing(votes.flatten(-2), a_in, self.beta_u, self.beta_a, self.iterations, *self.lams)
+        out = em_routing(votes.flatten(-2), a_in, self.beta_u, self.beta_a, self.iterations, *self.lams,
+                         self.cost_norm)
         return out.pose.unflatten(-1, (4, 4)), out.activation
 
 
@@ -61,10 +64,10 @@ class ConvCaps(_Routed):
     """
 
     def __init__(self, in_types: int, out_types: int, kernel: int = 3, stride: int = 1, iterations: int = 3,
-                 lam_min: float = 1.0, lam_max: float = 3.0):
+                 lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: str = "standardise"):
         check_int("kernel", kernel, 1)
         check_int("stride", stride, 1)
-        super().__init__(kernel * kernel * in_types, out_types, iterations, lam_min, lam_max)
+        super().__init__(kernel * kernel * in_types, out_types, iterations, lam_min, lam_max, cost_norm)
         self.kernel, self.stride = kernel, stride
 
     def forward(self, pose: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
@@ -88,9 +91,9 @@ class ClassCaps(_Routed):
     positions per input type, and each vote gets its position added (coordinate addition, section 3.1).
     """
 
-    def __init__(self, in_types: int, n_classes: int, iterations: int = 3, lam_min: float = 1.0,
-                 lam_max: float = 3.0):
-        super().__init__(in_types, n_classes, iterations, lam_min, lam_max)
+    def __init__(self, in_types: int, n_classes: int, iterations: int = 3, lam_min: float = 0.25,
+                 lam_max: float = 1.0, cost_norm: str = "standardise"):
+        super().__init__(in_types, n_classes, iterations, lam_min, lam_max, cost_norm)
 
     def forward(self, pose: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:
         b, h, w, t = a.shape

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range
+from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.recipes.capsules.layers import ClassCaps, ConvCaps, PrimaryCaps
 from genlab.recipes.capsules.loss import spread_loss, spread_margin
+from genlab.recipes.capsules.routing import COST_NORMS
 
 
 class CapsNet(Model):
@@ -29,12 +30,13 @@ class CapsNet(Model):
         conv_channels: int = 32  # the ReLU convolution in front of the primary capsules
         conv_kernel: int = 3
         primary_types: int = 8
-        caps_types: int = 16  # capsule types of the capsule convolution
+        caps_types: int = 8  # capsule types of the capsule convolution
         caps_kernel: int = 3
         caps_stride: int = 2
         iterations: int = 3  # EM iterations per routed layer
-        lam_min: float = 1.0  # inverse temperature of the first and last EM iteration
-        lam_max: float = 3.0
+        lam_min: float = 0.25  # inverse temperature of the first and last EM iteration
+        lam_max: float = 1.0
+        cost_norm: str = "standardise"  # or "none": the paper's raw cost (see routing.em_routing)
         margin_start: float = 0.2  # spread-loss margin, raised linearly over margin_steps
         margin_end: float = 0.9
         margin_steps: int = 1000
@@ -54,6 +56,7 @@ class CapsNet(Model):
             spread_margin(0, cfg.margin_steps, cfg.margin_start, cfg.margin_end)
             check_range("model.lam_min", cfg.lam_min, 0.0, low_open=True)
             check_range("model.lam_max", cfg.lam_max, cfg.lam_min)
+            choice(cfg.cost_norm, COST_NORMS, "model.cost_norm")
         except ValueError as err:
             raise ConfigError(str(err)) from None
         c, h, w = spec.shape
@@ -61,12 +64,13 @@ class CapsNet(Model):
             raise ConfigError(f"model.caps_kernel={cfg.caps_kernel} does not fit {h}x{w} images")
         super().__init__()
         self.cfg, self.shape = cfg, spec.shape
-        self.conv = nn.Sequential(nn.Conv2d(c, cfg.conv_channels, cfg.conv_kernel, padding=cfg.conv_kernel // 2),
-                                  nn.ReLU())
+        pad = cfg.conv_kernel // 2
+        self.conv = nn.Sequential(nn.Conv2d(c, cfg.conv_channels, cfg.conv_kernel, padding=pad), nn.ReLU())
         self.primary = PrimaryCaps(cfg.conv_channels, cfg.primary_types)
         self.conv_caps = ConvCaps(cfg.primary_types, cfg.caps_types, cfg.caps_kernel, cfg.caps_stride,
-                                  cfg.iterations, cfg.lam_min, cfg.lam_max)
-        self.class_caps = ClassCaps(cfg.caps_types, n_classes, cfg.iterations, cfg.lam_min, cfg.lam_max)
+                                  cfg.iterations, cfg.lam_min, cfg.lam_max, cfg.cost_norm)
+        self.class_caps = ClassCaps(cfg.caps_types, n_classes, cfg.iterations, cfg.lam_min, cfg.lam_max,
+                                    cfg.cost_norm)
 
     def forward(self, x: Tensor) -> Tensor:
         """Class activations (N, classes) in (0, 1)."""

@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.core.checks import check_int, check_range
+from genlab.core.checks import check_int, check_range, choice
+
+COST_NORMS = ("standardise", "none")
 
 
 def inverse_temperatures(iterations: int, lam_min: float, lam_max: float) -> list[float]:
@@ -46,17 +48,18 @@ class Routed:
 
 
 def em_routing(votes: Tensor, a_in: Tensor, beta_u: Tensor, beta_a: Tensor, iterations: int = 3,
-               lam_min: float = 1.0, lam_max: float = 3.0, normalise_cost: bool = True,
+               lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: str = "standardise",
                eps: float = 1e-6) -> Routed:
     """Route `votes` (..., n_in, n_out, d) of inputs with activations `a_in` (..., n_in) to n_out capsules.
 
-    `beta_u`, `beta_a` broadcast against (..., n_out). With `normalise_cost=False` the cost is the
-    formula above; with True ([added], not in the paper) it is divided by d and the mass by its mean over
-    j, i.e. (beta_u + mean_h ln sigma_j^h) * n_out * m_j / sum_k m_k: a positive rescaling per example that
-    keeps the sigmoid out of saturation whatever the layer's fan-in (with the raw cost a 16-d pose and a
-    fan-in of ~100 give costs in the hundreds). Variances are clamped below by eps; the E-step runs in
-    log space. Gradients flow through every iteration.
+    `beta_u`, `beta_a` broadcast against (..., n_out). With `cost_norm="none"` the cost is the formula
+    above. With "standardise" ([added], not in the paper; a fix several public implementations use) each
+    cost_j is replaced by (cost_j - mean_k cost_k) / std_k cost_k over the layer's n_out capsules: the raw
+    cost grows with the fan-in and with 16 log-sigmas, so the sigmoid saturates and training stalls (on
+    digits the raw cost stayed at chance where the standardised one learned). Variances are clamped below
+    by eps; the E-step runs in log space. Gradients flow through every iteration.
     """
+    choice(cost_norm, COST_NORMS, "cost_norm")
     if votes.ndim < 3 or a_in.shape != votes.shape[:-2]:
         raise ValueError(f"votes must be (..., n_in, n_out, d) and a_in (..., n_in); got "
                          f"{tuple(votes.shape)} and {tuple(a_in.shape)}")
@@ -77,15 +80,10 @@ def em_routing(votes: Tensor, a_in: Tensor, beta_u: Tensor, beta_a: Tensor, iter
         # E_r[V^2] - mu^2 (r sums to 1 over i); the clamp also absorbs float round-off
         var = ((r @ v2).squeeze(-2) - mu.square()).clamp_min(eps)
         log_sigma = 0.5 * var.log()
-        if normalise_cost:
-            share = mass * n_out / (mass.sum(-1, keepdim=True) + eps)
-            cost = (beta_u + log_sigma.mean(-1)) * share
-        else:
-            cost = (beta_u + log_sigma.sum(-1)) * mass
-        import os
-        if os.environ.get("STD"):
-            c = (beta_u + log_sigma.sum(-1)) * mass
-            cost = (c - c.mean(-1, keepdim=True)) / (c.std(-1, keepdim=True, unbiased=False) + 1e-4)
+        cost = (beta_u + log_sigma.sum(-1)) * mass
+        if cost_norm == "standardise":  # [added]: compare each cost with the other capsules' of the layer
+            centred = cost - cost.mean(-1, keepdim=True)
+            cost = centred / (centred.square().mean(-1, keepdim=True).sqrt() + eps)
         logits = lam * (beta_a - cost)
         if it == len(lams) - 1:
             return Routed(mu, torch.sigmoid(logits), R)

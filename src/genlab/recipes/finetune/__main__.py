@@ -22,7 +22,7 @@ class Budget:
     steps: int = 600
     batch_size: int = 64
     lr: float = 1e-3  # Adam, new layers (and every layer from scratch)
-    backbone_lr: float = 3e-3  # SGD with momentum 0.9 for the released backbone layers (the article's stage 2)
+    backbone_lr: float = 3e-3  # SGD, momentum 0.9, for released backbone layers (the article's stage 2)
     seed: int = 0
 
 

@@ -106,8 +106,9 @@ class FineTuned(Model):
         self._stats = stats if self._stats is None else self._stats + stats  # summed over micro-batches
         groups = self.schedule.groups_at(ctx.step)
         acc = (logits.detach().argmax(1) == y).float().mean()
-        yield Update(groups, loss, {"loss": loss, "ce": ce, "ce_aux": ce_aux, "center": center, "accuracy": acc,
-                                    "stage": torch.tensor(float(self.schedule.stage_at(ctx.step)))})
+        stage = torch.tensor(float(self.schedule.stage_at(ctx.step)))
+        yield Update(groups, loss, {"loss": loss, "ce": ce, "ce_aux": ce_aux, "center": center,
+                                    "accuracy": acc, "stage": stage})
 
     def on_step_end(self, ctx: StepContext) -> None:
         if self._stats is None:
