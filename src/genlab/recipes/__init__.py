@@ -5,6 +5,9 @@ Each runs as ``python -m genlab.recipes.<name>`` and prints its headline check i
 `stirling` (the asymptotic Stirling series for log Gamma(x + 1), https://kexue.fm/archives/3731),
 `ellipses` (two congruent ellipses bent and glued into a closed solid, https://kexue.fm/archives/6818),
 `linear_autoencoder` (a linear autoencoder trained by gradient descent recovers truncated SVD,
-https://kexue.fm/archives/4208) and `trie` (a prefix tree over token ids with constrained greedy / beam
-decoding, https://kexue.fm/archives/8802). They are not imported here, so each loads on its own.
+https://kexue.fm/archives/4208), `trie` (a prefix tree over token ids with constrained greedy / beam
+decoding, https://kexue.fm/archives/8802), `capsules` (matrix capsules with EM routing, a capsule classifier
+trained by genlab's trainer, https://kexue.fm/archives/5155) and `finetune` (a shipped feature CNN fine-tuned
+with a GLU layer, center loss and staged unfreezing, https://kexue.fm/archives/4611); the last two take
+a minute or more. They are not imported here, so each loads on its own.
 """

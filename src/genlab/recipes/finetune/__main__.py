@@ -19,7 +19,7 @@ from genlab.recipes.labelled_run import held_out_accuracy, train_labelled
 
 @dataclass
 class Budget:
-    steps: int = 600
+    steps: int = 300
     batch_size: int = 64
     lr: float = 1e-3  # Adam, new layers (and every layer from scratch)
     backbone_lr: float = 3e-3  # SGD, momentum 0.9, for released backbone layers (the article's stage 2)
@@ -49,7 +49,7 @@ def fine_tune_vs_scratch(source: str, target: Dataset, budget: Budget, device: s
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m genlab.recipes.finetune", description=__doc__)
     parser.add_argument("--source", default="fashion-mnist", help="shipped or user feature network")
-    parser.add_argument("--per-class", type=int, nargs="+", default=[10, 50],
+    parser.add_argument("--per-class", type=int, nargs="+", default=[10],
                         help="labelled training digits per class (0: all)")
     parser.add_argument("--steps", type=int, default=Budget.steps)
     parser.add_argument("--seed", type=int, default=0)
