@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -132,6 +133,9 @@ def test_out_must_be_a_writable_folder(tmp_path, capsys):
     if not os.access(locked, os.W_OK):  # root can write anywhere: nothing to test then
         code, _, err = run(["train", str(cfg), "--out", str(locked / "a" / "run")], capsys)
         assert code == 2 and "not writable" in one_line_error(err)
+    if Path("/proc/self").is_dir():  # a folder even root cannot create, and os.access cannot predict
+        code, _, err = run(["train", str(cfg), "--out", "/proc/genlab-no/run"], capsys)
+        assert code == 2 and "cannot create run folder" in one_line_error(err)
 
 
 def test_version(capsys):

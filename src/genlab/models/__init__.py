@@ -1,7 +1,18 @@
 """Model families, one package each. Each registers its classes in `MODELS` on import."""
 
 from genlab.core.protocol import DataSpec, DensityModel, Encoder, Model, Sampler, StepContext, Update
-from genlab.models import aae, ali, classifier, ebm, flow, gan, infomax, multitask, vae, vqvae  # noqa: F401  (each registers its models)
+from genlab.models import (  # noqa: F401  (each registers its models)
+    aae,
+    ali,
+    classifier,
+    ebm,
+    flow,
+    gan,
+    infomax,
+    multitask,
+    vae,
+    vqvae,
+)
 from genlab.models.registry import MODELS, build_model
 
 __all__ = ["MODELS", "DataSpec", "DensityModel", "Encoder", "Model", "Sampler", "StepContext", "Update",

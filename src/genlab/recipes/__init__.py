@@ -6,16 +6,12 @@ Each runs as ``python -m genlab.recipes.<name>`` and prints its headline check i
 `ellipses` (two congruent ellipses bent and glued into a closed solid, https://kexue.fm/archives/6818),
 `linear_autoencoder` (a linear autoencoder trained by gradient descent recovers truncated SVD,
 https://kexue.fm/archives/4208), `trie` (a prefix tree over token ids with constrained greedy / beam
-<<<<<<< HEAD
 decoding, https://kexue.fm/archives/8802), `glove` (simpler GloVe word vectors on Python's own docs,
 https://kexue.fm/archives/4669), `seq2seq` (question -> stored key under the trie, trained by genlab's
 Trainer, https://kexue.fm/archives/8802) and `spo` (triple extraction, half pointer half tagging,
 https://kexue.fm/archives/7161); `fit` trains a recipe's model in memory. The NLP ones take a minute or
-more. They are not imported here, so each loads on its own.
-=======
-decoding, https://kexue.fm/archives/8802), `capsules` (matrix capsules with EM routing, a capsule classifier
+more: `capsules` (matrix capsules with EM routing, a capsule classifier
 trained by genlab's trainer, https://kexue.fm/archives/5155) and `finetune` (a shipped feature CNN fine-tuned
-with a GLU layer, center loss and staged unfreezing, https://kexue.fm/archives/4611); the last two take
-a minute or more. They are not imported here, so each loads on its own.
->>>>>>> wip-caps
+with a GLU layer, center loss and staged unfreezing, https://kexue.fm/archives/4611). They are not
+imported here, so each loads on its own.
 """

@@ -22,7 +22,10 @@ class RunLock:
 
     def __init__(self, run_dir: str | Path):
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # e.g. under /proc, or a read-only mount that os.access does not see
+            raise ConfigError(f"cannot create run folder {run_dir}: {e.strerror or e}") from None
         self.key, self._released = os.path.realpath(run_dir), False
         if self.key in _held:
             _held[self.key][1] += 1
