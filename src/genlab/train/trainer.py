@@ -312,15 +312,17 @@ class Trainer:
         self._totals.append(total)
         self._total_steps.append(self.step)
         for u in updates:
-            keys = tuple(u.logs)
-            if not keys:
-                continue
-            vec = torch.stack([v.detach().float().reshape(()) for v in u.logs.values()])
-            if len(updates) > 1:
-                vec = vec / len(updates)
-            acc = self._acc.get(keys)
-            self._acc[keys] = vec if acc is None else acc + vec
-            self._acc_n[keys] = self._acc_n.get(keys, 0.0) + 1 / len(updates)
+            if u.logs:
+                values = torch.stack([v.detach().float().reshape(()) for v in u.logs.values()])
+                self._accumulate(tuple(u.logs), values, 1 / len(updates))
+
+    def _accumulate(self, names: tuple[str, ...], values: Tensor, weight: float) -> None:
+        """Add one update's logged values (one vector, kept on the device) to the window's sums."""
+        if weight != 1:
+            values = values * weight
+        acc = self._acc.get(names)
+        self._acc[names] = values if acc is None else acc + values
+        self._acc_n[names] = self._acc_n.get(names, 0.0) + weight
 
     def _combine_tasks(self, updates: list[Update], params: list[nn.Parameter]) -> Tensor:
         """Several named losses: per-task gradients, accumulated and averaged over processes,
@@ -346,10 +348,8 @@ class Trainer:
         for p in params:
             p.grad = direction[offset : offset + p.numel()].view_as(p).to(p.dtype)
             offset += p.numel()
-        for i, name in enumerate(names):
-            for key, v in ((f"loss/{name}", values[i]), (f"weight/{name}", weights[i])):
-                self._sums[key] = self._sums.get(key, 0.0) + v
-                self._counts[key] = self._counts.get(key, 0) + 1
+        self._accumulate(tuple(f"loss/{n}" for n in names) + tuple(f"weight/{n}" for n in names),
+                         torch.cat([values, weights]).float(), 1.0)
         return weights @ values
 
     def _autocast(self):
@@ -363,32 +363,21 @@ class Trainer:
         self._totals: list[Tensor] = []  # every update's loss this window, and the step it belongs to
         self._total_steps: list[int] = []
         self._acc: dict[tuple[str, ...], Tensor] = {}  # summed log vectors, by the updates' log names
-        self._acc_n: dict[tuple[str, ...], float] = {}
-        self._sums: dict[str, Tensor] = {}  # per-name sums (multi-loss updates)
-        self._counts: dict[str, float] = {}
+        self._acc_n: dict[tuple[str, ...], float] = {}  # how many updates each sum holds
         self._window_t0 = time.perf_counter()
 
     def _window_means(self) -> dict[str, float]:
         """Each logged name's mean over the window, fetched from the device in one transfer."""
-        sums: dict[str, list[tuple[int, float]]] = {}
-        flat: list[Tensor] = []
-        for keys, acc in self._acc.items():
-            for i, k in enumerate(keys):
-                sums.setdefault(k, []).append((len(flat) + i, self._acc_n[keys]))
-            flat.extend(acc.unbind())
-        for k, v in self._sums.items():
-            sums.setdefault(k, []).append((len(flat), self._counts[k]))
-            flat.append(v.reshape(()))
-        if not flat:
+        if not self._acc:
             return {}
-        values = torch.stack(flat).cpu()
-        out = {}
-        for k, parts in sums.items():
-            total = values[parts[0][0]]
-            for i, _ in parts[1:]:
-                total = total + values[i]
-            out[k] = float(total / sum(n for _, n in parts))
-        return out
+        flat = iter(torch.cat(list(self._acc.values())).cpu().tolist())
+        sums: dict[str, float] = {}
+        counts: dict[str, float] = {}
+        for names, n in self._acc_n.items():  # same order as self._acc
+            for name in names:
+                sums[name] = sums.get(name, 0.0) + next(flat)
+                counts[name] = counts.get(name, 0.0) + n
+        return {k: sums[k] / counts[k] for k in sums}
 
     def _flush(self) -> dict[str, Any]:
         """Check the window's losses are finite, log their means, start a new window."""
