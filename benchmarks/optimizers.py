@@ -11,7 +11,9 @@ of high-quality samples) for 3 seeds. All run in one plain loop over the model's
 (Heun needs a closure, which genlab's Trainer does not give): for Heun, the closure replays the
 step's random stream to re-evaluate the same update's loss.
 Part 2: time per `step()` of genlab's Lookahead and LAMB-style wrappers against
-`pytorch_optimizer.Lookahead` and `pytorch_optimizer.Lamb` on the same parameters and gradients.
+`pytorch_optimizer.Lookahead` and `pytorch_optimizer.Lamb` on the same parameters and gradients
+(the LAMB-style stack over torch's default foreach Adam and over its fused Adam), and of Heun
+next to two plain SGD steps (`--timing-only` runs just this part).
 Writes benchmarks/results/optimizers.json.
 """
 
@@ -21,6 +23,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -129,37 +132,56 @@ def train(preset: str, overrides: list[str], name: str, make: Make, lr: float | 
     return out
 
 
-def time_steps(quick: bool) -> list[dict]:
-    """ms per step() on an MLP's parameters with fixed random gradients (1 thread)."""
+def time_steps(quick: bool) -> dict:
+    """ms per step() on an MLP's parameters with fixed random gradients (1 thread).
+
+    Rows run in interleaved rounds (each round times every row once) and each row keeps its best
+    round, so load drifting over time hits every row alike; the load average is recorded.
+    pytorch_optimizer has no Heun: its row is set next to two plain SGD steps (its two Euler steps).
+    """
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
                               torch.nn.ReLU(), torch.nn.Linear(1024, 10))
     params = list(net.parameters())
-    pairs = {
-        "adam (torch, reference)": lambda: torch.optim.Adam(params, 1e-3),
-        "lookahead: genlab": lambda: Lookahead(torch.optim.Adam(params, 1e-3), k=5, alpha=0.5),
-        "lookahead: pytorch_optimizer": lambda: pytorch_optimizer.Lookahead(torch.optim.Adam(params, 1e-3),
-                                                                            k=5, alpha=0.5),
-        "lamb: genlab (layerwise + decoupled)": lambda: LayerwiseAdaptation(
-            DecoupledWeightDecay(torch.optim.Adam(params, 1e-3), 0.01)),
-        "lamb: pytorch_optimizer.Lamb": lambda: pytorch_optimizer.Lamb(params, 1e-3, weight_decay=0.01),
+
+    def twice(opt: Optimizer) -> Callable[[], object]:
+        return lambda: (opt.step(), opt.step())
+
+    def with_closure(opt: Optimizer) -> Callable[[], object]:
+        return lambda: opt.step(lambda: 0.0)  # gradients stay fixed: times the optimizer's own work
+
+    def lamb_style(**adam: bool) -> Callable[[], object]:
+        return LayerwiseAdaptation(DecoupledWeightDecay(torch.optim.Adam(params, 1e-3, **adam), 0.01)).step
+
+    rows: dict[str, Callable[[], Callable[[], object]]] = {
+        "adam (torch, reference)": lambda: torch.optim.Adam(params, 1e-3).step,
+        "lookahead: genlab": lambda: Lookahead(torch.optim.Adam(params, 1e-3), k=5, alpha=0.5).step,
+        "lookahead: pytorch_optimizer": lambda: pytorch_optimizer.Lookahead(
+            torch.optim.Adam(params, 1e-3), k=5, alpha=0.5).step,
+        "lamb: genlab layerwise(decoupled(Adam))": lamb_style,
+        "lamb: genlab layerwise(decoupled(Adam, fused=True))": lambda: lamb_style(fused=True),
+        "lamb: pytorch_optimizer.Lamb": lambda: pytorch_optimizer.Lamb(params, 1e-3, weight_decay=0.01).step,
+        "heun: genlab (closure keeps the gradients)": lambda: with_closure(Heun(params, 1e-3)),
+        "2 x sgd (torch, reference for heun)": lambda: twice(torch.optim.SGD(params, 1e-3)),
     }
-    n, reps = (50, 5) if quick else (200, 10)
+    n, reps = (30, 5) if quick else (100, 10)
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
-    opts = {name: make() for name, make in pairs.items()}
-    for opt in opts.values():  # allocate the state before timing
+    steps = {name: make() for name, make in rows.items()}
+    for step in steps.values():  # allocate the state before timing
         for _ in range(10):
-            opt.step()
-    best = {name: math.inf for name in opts}
-    for _ in range(reps):  # round robin, best of reps: load drifting over time hits every entry alike
-        for name, opt in opts.items():
+            step()
+    load_before = os.getloadavg()
+    best = {name: math.inf for name in steps}
+    for _ in range(reps):
+        for name, step in steps.items():
             t0 = time.perf_counter()
             for _ in range(n):
-                opt.step()
+                step()
             best[name] = min(best[name], (time.perf_counter() - t0) / n * 1e3)
-    return [{"optimizer": name, "ms_per_step": ms, "params": sum(p.numel() for p in params)}
-            for name, ms in best.items()]
+    return {"params": sum(p.numel() for p in params), "steps_per_round": n, "rounds": reps,
+            "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+            "rows": [{"optimizer": name, "ms_per_step": ms} for name, ms in best.items()]}
 
 
 def mean_sd(values: list[float]) -> str:
@@ -205,11 +227,12 @@ def main() -> None:
     print_timing(timing)
 
 
-def print_timing(timing: list[dict]) -> None:
-    print("\n### time per step (1 thread, MLP with "
-          f"{timing[0]['params']:,} parameters, fixed gradients, best of round-robin repeats)\n")
+def print_timing(timing: dict) -> None:
+    print(f"\n### time per step (1 thread, MLP with {timing['params']:,} parameters, fixed gradients, "
+          f"best of {timing['rounds']} interleaved rounds of {timing['steps_per_round']} steps; "
+          f"load average {timing['loadavg_before'][0]:.2f} before, {timing['loadavg_after'][0]:.2f} after)\n")
     print("| optimizer | ms/step |\n|---|---|")
-    for t in timing:
+    for t in timing["rows"]:
         print(f"| {t['optimizer']} | {t['ms_per_step']:.2f} |")
 
 

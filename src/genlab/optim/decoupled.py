@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch.optim import Optimizer
 
 from genlab.optim.wrapper import Closure, OptimizerWrapper, ParamFilter
@@ -40,10 +41,10 @@ class DecoupledWeightDecay(OptimizerWrapper):
         if self.weight_decay == 0.0:
             return
         for group in self.param_groups:
-            keep = 1.0 - group["lr"] * self.weight_decay
-            for p in group["params"]:
-                if p.grad is not None and not (self.exclude is not None and self.exclude(p)):
-                    p.mul_(keep)
+            decayed = [p for p in group["params"]
+                       if p.grad is not None and not (self.exclude is not None and self.exclude(p))]
+            if decayed:
+                torch._foreach_mul_(decayed, 1.0 - group["lr"] * self.weight_decay)
 
     def step(self, closure: Closure | None = None) -> Any:
         return self._step_base(closure, self._decay)

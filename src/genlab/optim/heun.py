@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.optim.wrapper import Closure
+from genlab.optim.wrapper import Closure, by_device_and_dtype
 
 
 class Heun(Optimizer):
@@ -21,6 +21,8 @@ class Heun(Optimizer):
     `step(closure)` needs a closure, as LBFGS does, that zeroes the gradients, recomputes the loss and
     calls `backward()`; it is evaluated at p and at p~ and the loss at p is returned. Afterwards
     `.grad` holds g(p~). A parameter without a gradient at p~ is treated as having a zero one there.
+    Cost: three passes over the parameters besides the two closures (p - lr/2 g(p) into a buffer, the
+    predictor, the corrector from the buffer), and memory for that buffer, kept between steps.
     """
 
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 1e-2) -> None:
@@ -33,20 +35,31 @@ class Heun(Optimizer):
             raise TypeError("Heun.step needs a closure that re-evaluates the loss and its gradients")
         with torch.enable_grad():
             loss = closure()
-        first: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]] = []
+        first: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # (p, p - lr/2 g(p), lr)
         with torch.no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad.clone()
-                    first.append((p, p.detach().clone(), g, group["lr"]))
-                    p.add_(g, alpha=-group["lr"])
+                lr = group["lr"]
+                params = [p for p in group["params"] if p.grad is not None]
+                for p in params:
+                    half = self._buffer(p)
+                    torch.add(p, p.grad, alpha=-0.5 * lr, out=half)
+                    first.append((p, half, lr))
+                for batch in by_device_and_dtype(params):
+                    torch._foreach_add_(batch, [p.grad for p in batch], alpha=-lr)  # the predictor p~
         with torch.enable_grad():
             closure()
         with torch.no_grad():
-            for p, old, g, lr in first:
-                if p.grad is not None:
-                    g.add_(p.grad)
-                p.copy_(old.add_(g, alpha=-0.5 * lr))
+            for p, half, lr in first:
+                if p.grad is None:
+                    p.copy_(half)
+                else:
+                    torch.add(half, p.grad, alpha=-0.5 * lr, out=p)  # p - lr/2 g(p) - lr/2 g(p~)
         return loss
+
+    def _buffer(self, p: torch.Tensor) -> torch.Tensor:
+        """A buffer for p kept between steps, so that no step allocates one (not checkpointed)."""
+        buffers = self.__dict__.setdefault("_half_steps", {})  # Optimizer.__getstate__ drops it
+        buf = buffers.get(p)
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
+            buf = buffers[p] = torch.empty_like(p)
+        return buf

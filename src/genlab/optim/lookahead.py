@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.optim.wrapper import Closure, OptimizerWrapper
+from genlab.optim.wrapper import Closure, OptimizerWrapper, by_device_and_dtype
 
 
 class Lookahead(OptimizerWrapper):
@@ -64,10 +64,10 @@ class Lookahead(OptimizerWrapper):
     @torch.no_grad()
     def sync(self) -> None:
         """Move the slow weights alpha of the way to the fast ones and restart the fast weights there."""
-        for p in self._params():
-            slow = self.state[p]["slow"]
-            p.lerp_(slow, 1.0 - self.alpha)
-            slow.copy_(p)
+        for params in by_device_and_dtype(self._params()):
+            slow = [self.state[p]["slow"] for p in params]
+            torch._foreach_lerp_(params, slow, 1.0 - self.alpha)
+            torch._foreach_copy_(slow, params)
 
     @contextmanager
     @torch.no_grad()
@@ -80,5 +80,4 @@ class Lookahead(OptimizerWrapper):
         try:
             yield
         finally:
-            for p, f in zip(params, fast):
-                p.copy_(f)
+            torch._foreach_copy_(params, fast)

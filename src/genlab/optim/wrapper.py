@@ -22,6 +22,14 @@ def is_vector_like(p: torch.Tensor) -> bool:
     return p.ndim <= 1
 
 
+def by_device_and_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """`tensors` split into lists of one device and dtype each, the unit of a `torch._foreach_*` call."""
+    batches: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for t in tensors:
+        batches.setdefault((t.device, t.dtype), []).append(t)
+    return list(batches.values())
+
+
 class OptimizerWrapper(Optimizer):
     """A `torch.optim.Optimizer` that delegates to `base` and shares its `param_groups` list.
 
