@@ -1,7 +1,8 @@
 """Optimizer derivations on two genlab models at a fixed step budget, and their cost per step.
 
-    .venv/bin/python benchmarks/optimizers.py --quick   # ~4 min on 1 CPU thread
-    .venv/bin/python benchmarks/optimizers.py           # the presets' models, 10x the steps
+    .venv/bin/python benchmarks/optimizers.py           # ~12 min on 1 CPU thread (the reported budget)
+    .venv/bin/python benchmarks/optimizers.py --quick   # a ~3 min smoke run
+    .venv/bin/python benchmarks/optimizers.py --full    # the presets' models and step budgets (hours)
 
 Part 1: Adam, Adam + Lookahead (k=5, alpha=0.5), a LAMB-style Adam (decoupled weight decay 0.01 and
 a per-tensor trust ratio), and Heun next to plain gradient descent at the same learning rate (its
@@ -61,11 +62,15 @@ def optimizers(betas: tuple[float, float], gd_lr: float) -> dict[str, tuple[Make
     }
 
 
-TASKS = {  # preset -> (overrides at --quick, overrides in full, Adam betas, lr of gd/heun)
-    "vae-digits": (["train.steps=400", "model.hidden=128"], ["train.steps=4000"], (0.9, 0.999), 0.05),
-    "wgan-gp-toy": (["train.steps=250", "model.hidden=64", "data.batch_size=320", "optim.default.lr=1.0e-3",
-                     "data.n_samples=20000"],
-                    ["train.steps=3000"], (0.5, 0.9), 0.02),
+_SMALL_WGAN = ["model.hidden=64", "data.batch_size=320", "optim.default.lr=1.0e-3", "data.n_samples=20000"]
+BUDGETS = ("quick", "default", "full")
+TASKS = {  # preset -> (overrides per budget, Adam betas, lr of gd/heun)
+    "vae-digits": ({"quick": ["train.steps=300", "model.hidden=128"],
+                    "default": ["train.steps=1000", "model.hidden=128"],
+                    "full": ["train.steps=4000"]}, (0.9, 0.999), 0.05),
+    "wgan-gp-toy": ({"quick": ["train.steps=100", *_SMALL_WGAN],
+                     "default": ["train.steps=300", *_SMALL_WGAN],
+                     "full": ["train.steps=3000"]}, (0.5, 0.9), 0.02),
 }
 
 
@@ -192,7 +197,9 @@ def mean_sd(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small models and step budgets")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--quick", action="store_true", help="a smoke run: fewer steps, a smaller timing")
+    budget.add_argument("--full", action="store_true", help="the presets' models and step budgets")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--timing-only", action="store_true", help="only the time-per-step table")
     args = parser.parse_args()
@@ -202,8 +209,9 @@ def main() -> None:
         print_timing(time_steps(args.quick))
         return
     runs = []
-    for preset, (quick_over, full_over, betas, gd_lr) in TASKS.items():
-        over = ["train.device=cpu", *(quick_over if args.quick else full_over)]
+    level = "quick" if args.quick else "full" if args.full else "default"
+    for preset, (budgets, betas, gd_lr) in TASKS.items():
+        over = ["train.device=cpu", *budgets[level]]
         for name, (make, lr) in optimizers(betas, gd_lr).items():
             for seed in range(args.seeds):
                 res = train(preset, over, name, make, lr, seed, args.quick)
@@ -211,12 +219,13 @@ def main() -> None:
                              "lr": lr if lr is not None else "preset", **res})
                 print(json.dumps(runs[-1]), flush=True)
     timing = time_steps(args.quick)
-    (RESULTS / "optimizers.json").write_text(json.dumps({"quick": args.quick, "runs": runs,
+    (RESULTS / "optimizers.json").write_text(json.dumps({"budget": level, "runs": runs,
                                                          "step_time": timing}, indent=1))
     metrics = {"vae-digits": ["final_loss/model", "test_nll_nats"],
                "wgan-gp-toy": ["final_loss/critic", "modes", "high_quality"]}
     for task, keys in metrics.items():
-        print(f"\n### {task} ({args.seeds} seeds, mean ± sd)\n")
+        budget = " ".join(TASKS[task][0][level])
+        print(f"\n### {task} ({args.seeds} seeds, mean ± sd; {budget}; gd/heun lr {TASKS[task][2]})\n")
         print("| optimizer | " + " | ".join(keys) + " | s/run |")
         print("|---" * (len(keys) + 2) + "|")
         for name in optimizers((0.9, 0.999), 0.0):
