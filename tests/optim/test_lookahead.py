@@ -120,3 +120,27 @@ def test_bad_arguments(k, alpha):
 def test_base_must_be_optimizer():
     with pytest.raises(TypeError):
         Lookahead([torch.zeros(2)])
+
+
+def test_ema_after_each_step_averages_the_fast_weights():
+    # The docstring's rule: update the EMA after every Lookahead step; it then averages the parameters
+    # the step leaves (the fast weights, which are the slow weights right after a sync).
+    from genlab.train.ema import EMA
+
+    model = TinyModel()
+    params = list(model.parameters())
+    opt = Lookahead(torch.optim.SGD(params, lr=0.1, momentum=0.9), k=3, alpha=0.5)
+    ema = EMA(params, decay=0.8)
+    ref = [p.detach().clone() for p in params]
+    for t in range(8):
+        backward_at(model, opt, t)
+        opt.step()
+        if (t + 1) % 3 == 0:  # a sync step: the parameters are the slow weights
+            assert all(torch.equal(p, opt.state[p]["slow"]) for p in params)
+        ema.update()
+        d = min(0.8, (1 + t) / (10 + t))  # the EMA's warm-up
+        ref = [d * r + (1 - d) * p.detach() for r, p in zip(ref, params)]
+    for s, r in zip(ema.shadow, ref):
+        torch.testing.assert_close(s, r, rtol=1e-12, atol=1e-12)  # why: float64, lerp vs hand formula
+    slow = [opt.state[p]["slow"] for p in params]
+    assert any(not torch.equal(s, p) for s, p in zip(slow, params))  # step 8 is no sync: fast != slow
