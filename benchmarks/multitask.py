@@ -1,6 +1,6 @@
 """The multi-task example (`multitask-digits`) with every task weighting, MGDA and MGDA-UB included.
 
-    .venv/bin/python benchmarks/multitask.py           # 1000 steps, ~12 min on 1 CPU thread (reported)
+    .venv/bin/python benchmarks/multitask.py           # 1000 steps, 1 thread: ~4.3 CPU-min (reported)
     .venv/bin/python benchmarks/multitask.py --quick   # 300 steps and a narrower network: a smoke run
     .venv/bin/python benchmarks/multitask.py --full    # the preset's 3000 steps
 

@@ -1,6 +1,6 @@
 """Optimizer derivations on two genlab models at a fixed step budget, and their cost per step.
 
-    .venv/bin/python benchmarks/optimizers.py           # ~12 min on 1 CPU thread (the reported budget)
+    .venv/bin/python benchmarks/optimizers.py           # 1 thread, ~13 min wall at load 5 (reported)
     .venv/bin/python benchmarks/optimizers.py --quick   # a ~3 min smoke run
     .venv/bin/python benchmarks/optimizers.py --full    # the presets' models and step budgets (hours)
 
