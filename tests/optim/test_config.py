@@ -30,7 +30,7 @@ from tests.toy_models import MeanModel
 # cover the registry, so a new optimizer cannot be registered without being checkpoint-tested.
 OPTIMIZER_CASES = {
     "adam": {"betas": [0.5, 0.9], "weight_decay": 0.01, "amsgrad": True},
-    "adamw": {"weight_decay": 0.1},
+    "adamw": {"weight_decay": 0.1, "fused": True},
     "sgd": {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
     "rmsprop": {"alpha": 0.9, "momentum": 0.5},
     "heun": {},
@@ -281,3 +281,17 @@ def test_overriding_the_schedule_drops_the_old_schedules_options():
     assert cfg.optim_for("model").warmup_steps == 200  # shared options are kept
     cfg = load_config("gan-ns-digits", ["optim.default.name=sgd"])  # preset: adam with betas
     assert cfg.optim_for("critic").name == "sgd"
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_fused_adam_follows_the_foreach_trajectory(name):
+    """`fused: true` picks torch's fused kernel: same update rule, equal up to rounding."""
+    nets = [tiny_net(0), tiny_net(0)]
+    cfgs = [optim_from_dict({"name": name, "lr": 0.05, "fused": fused}) for fused in (False, True)]
+    opts = [build_optimizer(list(net.parameters()), cfg) for net, cfg in zip(nets, cfgs)]
+    assert [o.defaults.get("fused") for o in opts] == [None, True]
+    for t in range(5):
+        for net, opt in zip(nets, opts):
+            opt.step(closure_at(net, opt, t))
+    for a, b in zip(*(net.parameters() for net in nets)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

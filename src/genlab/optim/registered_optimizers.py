@@ -32,6 +32,7 @@ class AdamOptions:
     eps: float = 1e-8
     weight_decay: float = 0.0  # adam: L2 added to the gradient; adamw: decoupled
     amsgrad: bool = False
+    fused: bool = False  # one fused kernel per step: fastest on CPU and CUDA, not bit-identical to foreach
 
     def __post_init__(self) -> None:
         _check_betas(self.betas)
@@ -95,20 +96,25 @@ class DampedOptions:
 
 # foreach=True: one multi-tensor kernel per step instead of a Python loop over parameters. PyTorch only
 # picks it by itself for CUDA tensors; on CPU it gives bit-identical results to the loop, only faster
-# for models with many small tensors. (fused=True is not bit-identical, so it is not used.)
+# for models with many small tensors. fused=True is faster still but not bit-identical to the loop, so
+# Adam/AdamW offer it as an option (`optim.<group>.fused: true`) rather than a default.
 FOREACH = {"foreach": True}
+
+
+def _adam_kernel(o: AdamOptions) -> dict[str, bool]:
+    return {"fused": True} if o.fused else FOREACH
 
 
 @register_optimizer("adam", AdamOptions)
 def adam(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
     return torch.optim.Adam(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                            amsgrad=o.amsgrad, **FOREACH)
+                            amsgrad=o.amsgrad, **_adam_kernel(o))
 
 
 @register_optimizer("adamw", AdamOptions)
 def adamw(groups: Groups, lr: float, o: AdamOptions) -> Optimizer:
     return torch.optim.AdamW(groups, lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                             amsgrad=o.amsgrad, **FOREACH)
+                             amsgrad=o.amsgrad, **_adam_kernel(o))
 
 
 @register_optimizer("sgd", SGDOptions)
