@@ -158,6 +158,7 @@ class Trainer:
         self.schedule_steps = t.steps  # the horizon lr schedules are planned over (kept on resume)
         self.schedulers = {g: s for g in self.groups
                            if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
+        self._grad_clip = {g: cfg.optim_for(g).grad_clip for g in self.groups}
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()
                      if cfg.optim_for(g).ema}
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -278,8 +279,8 @@ class Trainer:
 
     def _apply(self, updates: list[Update]) -> None:
         first = updates[0]
-        if any(u is None or u.groups != first.groups or (u.losses is None) != (first.losses is None)
-               for u in updates):
+        if len(updates) > 1 and any(u is None or u.groups != first.groups
+                                    or (u.losses is None) != (first.losses is None) for u in updates):
             raise RuntimeError("micro-batches yielded different updates; train_step must not "
                                "branch on the data")
         params = self._params(first.groups)
@@ -290,15 +291,18 @@ class Trainer:
                 loss = u.loss / len(updates)
                 (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
             self.dist.average_gradients(params)
-            total = sum(u.loss.detach().float() for u in updates) / len(updates)
+            if len(updates) == 1:  # the loss itself: only its finiteness is checked, at the flush
+                total = first.loss.detach().float()
+            else:
+                total = sum(u.loss.detach().float() for u in updates) / len(updates)
         else:
             total = self._combine_tasks(updates, params)
         for g in first.groups:
-            opt, ocfg = self.optimizers[g], self.cfg.optim_for(g)
-            if ocfg.grad_clip:
+            opt, clip = self.optimizers[g], self._grad_clip[g]
+            if clip:
                 if self.scaler:
                     self.scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(self.groups[g], ocfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.groups[g], clip)
             if self.scaler:
                 self.scaler.step(opt)
             else:
@@ -313,7 +317,8 @@ class Trainer:
         self._total_steps.append(self.step)
         for u in updates:
             if u.logs:
-                values = torch.stack([v.detach().float().reshape(()) for v in u.logs.values()])
+                values = torch.stack([v.detach() if v.dtype == torch.float32 and v.ndim == 0
+                                      else v.detach().float().reshape(()) for v in u.logs.values()])
                 self._accumulate(tuple(u.logs), values, 1 / len(updates))
 
     def _accumulate(self, names: tuple[str, ...], values: Tensor, weight: float) -> None:
