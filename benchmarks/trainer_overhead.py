@@ -26,7 +26,7 @@ batch 64): there the per-update work of the trainer (update generator, optimizer
 bookkeeping) weighs most. Its bare loop is the careful hand-written alternating step (critic update
 on detached fakes, generator update backpropagated into the generator only).
 
-    python benchmarks/trainer_overhead.py [--reps 5] [--steps 400] [--threads 1] [--clock cpu]
+    python benchmarks/trainer_overhead.py [--quick] [--reps 5] [--steps 400] [--threads 1] [--clock cpu]
 """
 
 from __future__ import annotations
@@ -196,8 +196,9 @@ def run_case(name: str, reps: int, steps: int, clock: Clock) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--quick", action="store_true", help="3 rounds of 200 steps (about a minute)")
+    ap.add_argument("--reps", type=int, default=None, help="rounds (default 5; 3 with --quick)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per run (default 400; 200 with --quick)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", choices=CLOCKS, default="cpu")
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
@@ -205,6 +206,8 @@ def main() -> None:
                          "CPU thread, is left out by default to keep the run under 5 minutes)")
     ap.add_argument("--out", default="benchmarks/results/trainer_overhead.json")
     args = ap.parse_args()
+    args.reps = args.reps or (3 if args.quick else 5)
+    args.steps = args.steps or (200 if args.quick else 400)
     torch.set_num_threads(args.threads)
     t0, load0 = time.perf_counter(), os.getloadavg()
     rows = []

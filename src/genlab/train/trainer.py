@@ -166,6 +166,7 @@ class Trainer:
         self.stream = BatchStream(split, cfg.data.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world=self.dist.world)
         self._update_params: dict[tuple[str, ...], list[nn.Parameter]] = {}
+        self._covers_all: set[tuple[str, ...]] = set()  # updates of every trainable parameter
         self.step = 0
         self.last_checkpoint: Path | None = None
         try:
@@ -274,7 +275,11 @@ class Trainer:
             if unknown:
                 raise ValueError(f"an Update names parameter group {unknown[0]!r}; the model has "
                                  f"{', '.join(self.groups)}")
-            self._update_params[groups] = [p for g in groups for p in self.groups[g]]
+            params = [p for g in groups for p in self.groups[g]]
+            self._update_params[groups] = params
+            trainable = {id(p) for p in self.model.parameters() if p.requires_grad}
+            if trainable <= {id(p) for p in params}:
+                self._covers_all.add(groups)
         return self._update_params[groups]
 
     def _apply(self, updates: list[Update]) -> None:
@@ -284,12 +289,15 @@ class Trainer:
             raise RuntimeError("micro-batches yielded different updates; train_step must not "
                                "branch on the data")
         params = self._params(first.groups)
+        # backward(inputs=...) keeps other groups' gradients from being computed; an update of every
+        # trainable parameter needs no restriction, and the plain backward is cheaper.
+        inputs = None if first.groups in self._covers_all else params
         for p in params:
             p.grad = None
         if first.losses is None:
             for u in updates:
                 loss = u.loss / len(updates)
-                (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
+                (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=inputs)
             self.dist.average_gradients(params)
             if len(updates) == 1:  # the loss itself: only its finiteness is checked, at the flush
                 total = first.loss.detach().float()
