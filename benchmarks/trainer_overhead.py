@@ -3,7 +3,8 @@
 Both sides train the same model (same initial weights, data, batch, optimizer, dequantization) in
 one process. Each round runs every side once, in a rotating order (so neither side always runs
 right after the other), and the ratio genlab/bare is taken per round, pairing runs made under the
-same machine load; the table gives the median over rounds and the range of the per-round ratios.
+same machine load; the table gives the median over rounds and the interquartile range of the
+per-round ratios (min and max are in the JSON). Many short rounds pair better than a few long ones.
 Times are per-window step times after the first window, read at the same points on both sides:
 every `window` steps, after the host sync both make there (the trainer's log flush, the bare loop's
 `loss.item()`). The trainer's window covers data, transform, train step, backward, optimizer, log
@@ -26,7 +27,7 @@ batch 64): there the per-update work of the trainer (update generator, optimizer
 bookkeeping) weighs most. Its bare loop is the careful hand-written alternating step (critic update
 on detached fakes, generator update backpropagated into the generator only).
 
-    python benchmarks/trainer_overhead.py [--quick] [--reps 5] [--steps 400] [--threads 1] [--clock cpu]
+    python benchmarks/trainer_overhead.py [--quick] [--reps 12] [--steps 200] [--threads 1] [--clock cpu]
 """
 
 from __future__ import annotations
@@ -189,16 +190,18 @@ def run_case(name: str, reps: int, steps: int, clock: Clock) -> dict:
         row[f"{side}_all_ms"] = [1e3 * v for v in times[side]]
     for ref in ("bare", "bare-foreach"):
         ratios = [g / b for g, b in zip(times["genlab"], times[ref])]
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
         row[f"genlab/{ref}"] = statistics.median(ratios)
+        row[f"genlab/{ref} iqr"] = [q1, q3]
         row[f"genlab/{ref} range"] = [min(ratios), max(ratios)]
     return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="3 rounds of 200 steps (about a minute)")
-    ap.add_argument("--reps", type=int, default=None, help="rounds (default 5; 3 with --quick)")
-    ap.add_argument("--steps", type=int, default=None, help="steps per run (default 400; 200 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="4 rounds (about a minute)")
+    ap.add_argument("--reps", type=int, default=None, help="rounds (default 12; 4 with --quick)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per run (default 200)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", choices=CLOCKS, default="cpu")
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
@@ -206,8 +209,8 @@ def main() -> None:
                          "CPU thread, is left out by default to keep the run under 5 minutes)")
     ap.add_argument("--out", default="benchmarks/results/trainer_overhead.json")
     args = ap.parse_args()
-    args.reps = args.reps or (3 if args.quick else 5)
-    args.steps = args.steps or (200 if args.quick else 400)
+    args.reps = args.reps or (4 if args.quick else 12)
+    args.steps = args.steps or 200
     torch.set_num_threads(args.threads)
     t0, load0 = time.perf_counter(), os.getloadavg()
     rows = []
@@ -218,14 +221,14 @@ def main() -> None:
     print(f"trainer overhead (CPU, {args.threads} thread(s), torch {torch.__version__}, {args.clock} clock, "
           f"{args.reps} rounds x {args.steps} steps, sides in rotating order; per run the median of its "
           f"per-window step times (first window dropped); ratio: median of the per-round ratios "
-          f"[min, max]; load average {load0[0]:.2f} at start, {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"at end; {time.perf_counter() - t0:.0f} s)")
+          f"[interquartile range]; load average {load0[0]:.2f} at start, "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at end; {time.perf_counter() - t0:.0f} s)")
     print("| case | batch | bare ms/step | bare-foreach ms/step | genlab ms/step | genlab/bare | "
           "genlab/bare-foreach |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        lo, hi = r["genlab/bare range"]
-        lo2, hi2 = r["genlab/bare-foreach range"]
+        lo, hi = r["genlab/bare iqr"]
+        lo2, hi2 = r["genlab/bare-foreach iqr"]
         print(f"| {r['case']} | {r['batch']} | {r['bare_ms']:.3f} | {r['bare-foreach_ms']:.3f} | "
               f"{r['genlab_ms']:.3f} | {r['genlab/bare']:.3f} [{lo:.3f}, {hi:.3f}] | "
               f"{r['genlab/bare-foreach']:.3f} [{lo2:.3f}, {hi2:.3f}] |")
