@@ -158,6 +158,7 @@ class Trainer:
         self.schedule_steps = t.steps  # the horizon lr schedules are planned over (kept on resume)
         self.schedulers = {g: s for g in self.groups
                            if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
+        self._grad_clip = {g: cfg.optim_for(g).grad_clip for g in self.groups}
         self.emas = {g: EMA(ps, cfg.optim_for(g).ema) for g, ps in self.groups.items()
                      if cfg.optim_for(g).ema}
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -165,6 +166,7 @@ class Trainer:
         self.stream = BatchStream(split, cfg.data.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world=self.dist.world)
         self._update_params: dict[tuple[str, ...], list[nn.Parameter]] = {}
+        self._covers_all: set[tuple[str, ...]] = set()  # updates of every trainable parameter
         self.step = 0
         self.last_checkpoint: Path | None = None
         try:
@@ -273,32 +275,42 @@ class Trainer:
             if unknown:
                 raise ValueError(f"an Update names parameter group {unknown[0]!r}; the model has "
                                  f"{', '.join(self.groups)}")
-            self._update_params[groups] = [p for g in groups for p in self.groups[g]]
+            params = [p for g in groups for p in self.groups[g]]
+            self._update_params[groups] = params
+            trainable = {id(p) for p in self.model.parameters() if p.requires_grad}
+            if trainable <= {id(p) for p in params}:
+                self._covers_all.add(groups)
         return self._update_params[groups]
 
     def _apply(self, updates: list[Update]) -> None:
         first = updates[0]
-        if any(u is None or u.groups != first.groups or (u.losses is None) != (first.losses is None)
-               for u in updates):
+        if len(updates) > 1 and any(u is None or u.groups != first.groups
+                                    or (u.losses is None) != (first.losses is None) for u in updates):
             raise RuntimeError("micro-batches yielded different updates; train_step must not "
                                "branch on the data")
         params = self._params(first.groups)
+        # backward(inputs=...) keeps other groups' gradients from being computed; an update of every
+        # trainable parameter needs no restriction, and the plain backward is cheaper.
+        inputs = None if first.groups in self._covers_all else params
         for p in params:
             p.grad = None
         if first.losses is None:
             for u in updates:
                 loss = u.loss / len(updates)
-                (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=params)
+                (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=inputs)
             self.dist.average_gradients(params)
-            total = sum(u.loss.detach().float() for u in updates) / len(updates)
+            if len(updates) == 1:  # the loss itself: only its finiteness is checked, at the flush
+                total = first.loss.detach().float()
+            else:
+                total = sum(u.loss.detach().float() for u in updates) / len(updates)
         else:
             total = self._combine_tasks(updates, params)
         for g in first.groups:
-            opt, ocfg = self.optimizers[g], self.cfg.optim_for(g)
-            if ocfg.grad_clip:
+            opt, clip = self.optimizers[g], self._grad_clip[g]
+            if clip:
                 if self.scaler:
                     self.scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(self.groups[g], ocfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.groups[g], clip)
             if self.scaler:
                 self.scaler.step(opt)
             else:
@@ -313,7 +325,8 @@ class Trainer:
         self._total_steps.append(self.step)
         for u in updates:
             if u.logs:
-                values = torch.stack([v.detach().float().reshape(()) for v in u.logs.values()])
+                values = torch.stack([v.detach() if v.dtype == torch.float32 and v.ndim == 0
+                                      else v.detach().float().reshape(()) for v in u.logs.values()])
                 self._accumulate(tuple(u.logs), values, 1 / len(updates))
 
     def _accumulate(self, names: tuple[str, ...], values: Tensor, weight: float) -> None:
