@@ -77,8 +77,8 @@ def _features(fn: Callable[[Tensor], Tensor], x: Tensor, pixels: Pixels | None, 
 
 def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
                  device: torch.device | str, baselines: bool = True) -> dict[str, Any]:
-    """Probe accuracy of the model's `representation` (and, with `baselines`, of raw inputs and of a randomly
-    initialised copy of the architecture) on `dataset`'s official split.
+    """Probe accuracy of the model's `representation` (and, with `baselines`, of raw inputs and of
+    a randomly initialised copy of the architecture) on `dataset`'s official split.
 
     At most `cfg.probe_n_train` training examples (a fixed random subset; 0: all) fit the classifier;
     every test example scores it. Model inputs are made by `pixels` under the evaluation seed, so

@@ -144,9 +144,10 @@ def test_representation_is_the_configured_layer():
         local, feature, mean, _ = model.encoder(x)
         expected = {"conv": local.reshape(5, -1), "feature": feature, "code": mean}[layer]
         assert model.representation(x).shape == (5, size) and torch.equal(model.representation(x), expected)
-    assert torch.equal(model.representation(x), model.encode(x))  # layer "code"
+    assert torch.equal(model.representation(x), model.encode(x))  # layer "code", the default
+    assert DeepInfoMax.Config(**TINY).probe_layer == "code"
     # the channel-major flattening keeps position (1, 2) of channel 3 at 3 * 16 + 1 * 4 + 2
-    conv = DeepInfoMax(DeepInfoMax.Config(**TINY), IMAGE).eval()
+    conv = DeepInfoMax(DeepInfoMax.Config(**TINY, probe_layer="conv"), IMAGE).eval()
     assert conv.representation(x)[:, 3 * 16 + 1 * 4 + 2].equal(conv.encoder(x)[0][:, 3, 1, 2])
 
 

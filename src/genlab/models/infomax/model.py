@@ -36,7 +36,8 @@ PROBE_LAYERS = ("conv", "feature", "code")
 
 @MODELS.register("infomax")
 class DeepInfoMax(Model):
-    """Unsupervised representation learner: an `Encoder` (encode(x) = code mean), not a `Sampler`."""
+    """Unsupervised representation learner: an `Encoder` (encode(x) = code mean; a probe reads
+    `representation(x)`, the layer `probe_layer`), not a `Sampler`."""
 
     @dataclass
     class Config:
@@ -52,8 +53,9 @@ class DeepInfoMax(Model):
         # global pairs: (z, z) as in the reference code, or (global feature of x, z) as in the article
         global_pair: str = "z_z"
         # the layer a linear probe reads (`representation`), Hjelm et al.'s "conv" / "fc" / "Y": the
-        # local feature map flattened, the global (max-pooled) feature, or the code mean
-        probe_layer: str = "conv"
+        # local feature map flattened, the global (max-pooled) feature, or the code mean (`encode`,
+        # the article's downstream feature)
+        probe_layer: str = "code"
 
         def __post_init__(self) -> None:
             for name, low in (("latent_dim", 1), ("global_channels", 1), ("global_layers", 0),
@@ -86,10 +88,10 @@ class DeepInfoMax(Model):
 
     @torch.no_grad()
     def representation(self, x: Tensor) -> Tensor:
-        """The features a linear probe reads, chosen by `model.probe_layer` as in Hjelm et al. 2019
-        (sec. 4.2, which reports all three): `conv`, the local feature map C(x) flattened
-        (channels x h x w, the "conv" column); `feature`, the global feature feeding the code heads
-        ("fc"); `code`, the code mean ("Y"; `encode`)."""
+        """The features a linear probe reads, chosen by `model.probe_layer` among the three layers
+        Hjelm et al. 2019 evaluate: `conv`, the local feature map C(x) flattened (channels x h x w,
+        their "conv"); `feature`, the global feature feeding the code heads (their "fc"); `code`, the
+        code mean (their "Y"; `encode`, the downstream feature of https://kexue.fm/archives/6024)."""
         self._check(x)
         local, feature, mean, _ = self.encoder(x)
         return {"conv": local.flatten(1), "feature": feature, "code": mean}[self.cfg.probe_layer]
