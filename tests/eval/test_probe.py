@@ -13,7 +13,7 @@ from genlab.config import DataConfig, EvalConfig
 from genlab.core.errors import ConfigError, DataError
 from genlab.data import Dataset, load_dataset, pixels_for
 from genlab.eval.evaluate import evaluate
-from genlab.eval.probe import linear_probe, probe_metrics
+from genlab.eval.probe import linear_probe, probe_metrics, representation
 from genlab.models import MODELS, Model
 
 
@@ -74,12 +74,44 @@ def test_probe_needs_labels(digits):
     assert "skipped" in probe_metrics(model, unlabelled, pixels, EvalConfig(), torch.device("cpu"))
 
 
-def test_evaluate_skips_the_probe_of_an_encode_outside_the_protocol(digits):
-    """The VAE's encode returns (mean, log-std), not a (B, D) tensor: reported, not a crash."""
+class PairEncoder(RawPixels):
+    """An encode() outside the protocol (a pair, and no `representation`)."""
+
+    def encode(self, x):
+        return x.flatten(1), x.flatten(1)
+
+
+def test_evaluate_skips_the_probe_of_features_outside_the_protocol(digits):
     ds, pixels = digits
-    vae = MODELS.get("vae")(MODELS.get("vae").Config(latent_dim=2, hidden=8, depth=1), ds.spec)
-    out = evaluate(vae, ds, pixels, EvalConfig(n_test=20, importance_samples=2), "cpu", samples=False)
-    assert "(B, D) tensor" in out["probe"]["skipped"] and "elbo_nats" in out["likelihood"]
+    model = PairEncoder(PairEncoder.Config(), ds.spec)
+    out = probe_metrics(model, ds, pixels, EvalConfig(), torch.device("cpu"))
+    assert "(B, D) tensor" in out["skipped"] and "tuple" in out["skipped"]
+
+
+def test_vae_probe_reads_the_posterior_mean(digits):
+    """The VAE's encode is (mean, log-std); its representation, what the probe reads, is the mean."""
+    ds, pixels = digits
+    vae = MODELS.get("vae")(MODELS.get("vae").Config(latent_dim=3, hidden=8, depth=1), ds.spec).eval()
+    x = pixels(ds.test[:7])
+    assert torch.equal(representation(vae, x), vae.encode(x)[0]) and representation(vae, x).shape == (7, 3)
+    out = evaluate(vae, ds, pixels, EvalConfig(n_test=20, importance_samples=2, probe_n_train=300), "cpu",
+                   samples=False)
+    assert 0.1 < out["probe"]["probe_accuracy"] <= 1.0 and "elbo_nats" in out["likelihood"]
+    # categorical latents: each group's probabilities (the mean of its one-hot code), summing to one
+    cat = MODELS.get("vae")(MODELS.get("vae").Config(latent_type="categorical", latent_dim=2, categories=5,
+                                                     hidden=8, depth=1), ds.spec).eval()
+    probs = representation(cat, x)
+    assert probs.shape == (7, 10) and torch.allclose(probs.view(7, 2, 5).sum(-1), torch.ones(7, 2))
+    assert torch.allclose(probs.view(7, 2, 5), torch.softmax(cat.encode(x), -1))
+
+
+def test_flow_representation_is_every_latent_flattened(digits):
+    ds, pixels = digits
+    flow = MODELS.get("realnvp")(MODELS.get("realnvp").Config(hidden=8), ds.spec).eval()
+    x = pixels(ds.test[:3])
+    feats = representation(flow, x)
+    assert feats.shape == (3, 64)  # a bijection: as many numbers as pixels
+    assert torch.equal(feats, torch.cat([z.flatten(1) for z in flow.encode(x)], 1))
 
 
 def test_train_and_eval_infomax_digits(tmp_path, capsys, monkeypatch):

@@ -132,6 +132,12 @@ class DensityModel(Protocol):
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Maps examples to representation vectors (B, D), e.g. for a linear probe."""
+    """Maps examples to representation vectors (B, D), e.g. for a linear probe.
+
+    The representation an evaluation reads is `representation(x)` where the model defines it, else
+    `encode(x)` (`genlab.eval.probe.representation`). A model defines `representation` when its
+    `encode` is structured (a VAE's posterior parameters, a flow's multi-scale latents) or is not the
+    layer to evaluate; either way it is a (B, D) tensor.
+    """
 
     def encode(self, x: Tensor) -> Tensor: ...

@@ -4,6 +4,8 @@ The standard measure of unsupervised representations (e.g. Deep InfoMax, Hjelm e
 arXiv:1808.06670, sec. 4): the better a linear classifier does on the codes, the more class
 information they expose linearly. Two baselines put the number in context: the same classifier on the
 raw model inputs (pixels), and on the codes of the same architecture at its random initialisation.
+The features of a model are `representation(model, x)`: the model's `representation(x)` where it
+defines one (e.g. a VAE's posterior mean, Deep InfoMax's chosen layer), else `encode(x)`.
 Features are standardised (train-split statistics) and fed to scikit-learn's multinomial
 `LogisticRegression` (L-BFGS, C = 1).
 """
@@ -30,7 +32,14 @@ MAX_ITER = 200
 
 
 class NotAnEncoding(TypeError):
-    """`encode(x)` returned something other than a (B, D) tensor (outside the `Encoder` protocol)."""
+    """An Encoder's features are not a (B, D) tensor (outside the `Encoder` protocol)."""
+
+
+def representation(model: Encoder, x: Tensor) -> Tensor:
+    """The features an `Encoder` exposes to evaluation: `model.representation(x)` where the model
+    defines it (its `encode` is structured, or not the layer to evaluate), else `model.encode(x)`."""
+    fn = getattr(model, "representation", None)
+    return fn(x) if callable(fn) else model.encode(x)
 
 
 def fit_logistic(train: Tensor, y_train: Tensor, test: Tensor, y_test: Tensor,
@@ -60,23 +69,23 @@ def _features(fn: Callable[[Tensor], Tensor], x: Tensor, pixels: Pixels | None, 
         f = fn(xb)
         if not isinstance(f, Tensor) or f.ndim != 2 or len(f) != len(xb):
             got = tuple(f.shape) if isinstance(f, Tensor) else type(f).__name__
-            raise NotAnEncoding(f"encode(x) must return a (B, D) tensor for a batch of B = {len(xb)}, "
-                                f"got {got}")
+            raise NotAnEncoding(f"representation(x) (else encode(x)) must return a (B, D) tensor for a "
+                                f"batch of B = {len(xb)}, got {got}")
         out.append(f.detach().double().cpu())
     return torch.cat(out)
 
 
 def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
                  device: torch.device | str, baselines: bool = True) -> dict[str, Any]:
-    """Probe accuracy of `model.encode` (and, with `baselines`, of raw inputs and of a randomly
-    initialised copy of the architecture) on `dataset`'s official split.
+    """Probe accuracy of the model's `representation` (and, with `baselines`, of raw inputs and of
+    a randomly initialised copy of the architecture) on `dataset`'s official split.
 
     At most `cfg.probe_n_train` training examples (a fixed random subset; 0: all) fit the classifier;
     every test example scores it. Model inputs are made by `pixels` under the evaluation seed, so
     dequantization noise is the same for every feature set.
     """
     if not isinstance(model, Encoder):
-        raise ConfigError(f"a linear probe needs an Encoder (a model with encode(x) -> (B, D)); "
+        raise ConfigError(f"a linear probe needs an Encoder (a model with encode(x)); "
                           f"{type(model).__name__} has no encode()")
     if dataset.train_labels is None or dataset.test_labels is None:
         raise DataError(f"a linear probe needs class labels; dataset {dataset.name} has none")
@@ -103,7 +112,7 @@ def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: Eva
     was_training = model.training
     model.eval()
     try:
-        out: dict[str, Any] = {"probe_accuracy": accuracy(model.encode, "model")}
+        out: dict[str, Any] = {"probe_accuracy": accuracy(lambda x: representation(model, x), "model")}
     finally:
         model.train(was_training)
     out |= {"probe_n_train": len(idx), "probe_n_test": len(x_test), "split": "train -> test",
@@ -114,7 +123,7 @@ def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: Eva
         if fresh is None:
             out["probe_random_init_accuracy"] = "skipped: the model keeps no `cfg` to rebuild it from"
         else:
-            out["probe_random_init_accuracy"] = accuracy(fresh.encode, "random_init")
+            out["probe_random_init_accuracy"] = accuracy(lambda x: representation(fresh, x), "random_init")
     out["classifier_max_iter"] = MAX_ITER
     if unconverged:
         out["not_converged"] = ", ".join(unconverged)
@@ -141,5 +150,5 @@ def probe_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: Ev
         return {"skipped": f"dataset {dataset.name} has no class labels"}
     try:
         return linear_probe(model, dataset, pixels, cfg, device)
-    except NotAnEncoding as err:  # an encode() outside the protocol, e.g. one returning (mean, log-std)
+    except NotAnEncoding as err:  # features outside the protocol: reported, not a crash
         return {"skipped": f"{type(model).__name__}: {err}"}

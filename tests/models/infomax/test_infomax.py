@@ -132,6 +132,25 @@ def test_encoder_not_sampler_and_encode_is_the_code_mean():
     assert torch.equal(model.encode(x), model.encoder(x)[2]) and model.encode(x).shape == (5, 4)
 
 
+def test_representation_is_the_configured_layer():
+    """`conv`: the local map C(x) flattened (4 channels x 4 x 4 on 8x8 inputs); `feature`: the global
+    feature; `code`: the code mean, i.e. `encode`."""
+    torch.manual_seed(0)
+    x = torch.rand(5, *IMAGE.shape)
+    sizes = {"conv": 4 * 4 * 4, "feature": 4, "code": 4}
+    for layer, size in sizes.items():
+        torch.manual_seed(0)
+        model = DeepInfoMax(DeepInfoMax.Config(**TINY, probe_layer=layer), IMAGE).eval()
+        local, feature, mean, _ = model.encoder(x)
+        expected = {"conv": local.reshape(5, -1), "feature": feature, "code": mean}[layer]
+        assert model.representation(x).shape == (5, size) and torch.equal(model.representation(x), expected)
+    assert torch.equal(model.representation(x), model.encode(x))  # layer "code", the default
+    assert DeepInfoMax.Config(**TINY).probe_layer == "code"
+    # the channel-major flattening keeps position (1, 2) of channel 3 at 3 * 16 + 1 * 4 + 2
+    conv = DeepInfoMax(DeepInfoMax.Config(**TINY, probe_layer="conv"), IMAGE).eval()
+    assert conv.representation(x)[:, 3 * 16 + 1 * 4 + 2].equal(conv.encoder(x)[0][:, 3, 1, 2])
+
+
 def test_feat_z_pairs_train_every_parameter():
     model = DeepInfoMax(DeepInfoMax.Config(**TINY, global_pair="feat_z"), IMAGE)
     (update,) = list(model.train_step({"x": torch.rand(6, *IMAGE.shape)}, StepContext(0)))
@@ -145,6 +164,7 @@ def test_feat_z_pairs_train_every_parameter():
     ({"channels": (4, 0)}, r"channels\[1\]"),
     ({"alpha": -1.0}, "alpha"),
     ({"latent_dim": 0}, "latent_dim"),
+    ({"probe_layer": "fc"}, "probe_layer"),
 ])
 def test_bad_config_values_are_clear_errors(overrides, match):
     with pytest.raises(ValueError, match=match):

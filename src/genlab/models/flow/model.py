@@ -109,6 +109,11 @@ class FlowModel(Model):
         """The standardised latents of x (one per split level, then the top)."""
         return self.flow(self._in(x))[0]
 
+    @torch.no_grad()
+    def representation(self, x: Tensor) -> Tensor:
+        """`encode(x)`'s latents flattened and concatenated, (B, D): what a probe reads."""
+        return torch.cat([z.flatten(1) for z in self.encode(x)], dim=1)
+
     def decode(self, latents: list[Tensor]) -> Tensor:
         """The inverse of `encode`: data-space examples of shape (B, *shape)."""
         x = self.flow.inverse(latents)

@@ -31,11 +31,13 @@ from genlab.models.infomax.nets import InfoMaxEncoder, PairCritic
 from genlab.models.registry import MODELS
 
 GLOBAL_PAIRS = ("z_z", "feat_z")
+PROBE_LAYERS = ("conv", "feature", "code")
 
 
 @MODELS.register("infomax")
 class DeepInfoMax(Model):
-    """Unsupervised representation learner: an `Encoder` (encode(x) = code mean), not a `Sampler`."""
+    """Unsupervised representation learner: an `Encoder` (encode(x) = code mean; a probe reads
+    `representation(x)`, the layer `probe_layer`), not a `Sampler`."""
 
     @dataclass
     class Config:
@@ -50,6 +52,10 @@ class DeepInfoMax(Model):
         gamma: float = 0.01  # weight of the KL(q(z|x) || N(0, I)) term (averaged over code dimensions)
         # global pairs: (z, z) as in the reference code, or (global feature of x, z) as in the article
         global_pair: str = "z_z"
+        # the layer a linear probe reads (`representation`), Hjelm et al.'s "conv" / "fc" / "Y": the
+        # local feature map flattened, the global (max-pooled) feature, or the code mean (`encode`,
+        # the article's downstream feature)
+        probe_layer: str = "code"
 
         def __post_init__(self) -> None:
             for name, low in (("latent_dim", 1), ("global_channels", 1), ("global_layers", 0),
@@ -62,6 +68,7 @@ class DeepInfoMax(Model):
             for name in ("alpha", "beta", "gamma"):
                 check_range(f"model.{name}", getattr(self, name), 0.0)
             choice(self.global_pair, GLOBAL_PAIRS, "model.global_pair")
+            choice(self.probe_layer, PROBE_LAYERS, "model.probe_layer")
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         super().__init__()
@@ -78,6 +85,16 @@ class DeepInfoMax(Model):
         """The code mean (B, latent_dim): the representation used downstream."""
         self._check(x)
         return self.encoder(x)[2]
+
+    @torch.no_grad()
+    def representation(self, x: Tensor) -> Tensor:
+        """The features a linear probe reads, chosen by `model.probe_layer` among the three layers
+        Hjelm et al. 2019 evaluate: `conv`, the local feature map C(x) flattened (channels x h x w,
+        their "conv"); `feature`, the global feature feeding the code heads (their "fc"); `code`, the
+        code mean (their "Y"; `encode`, the downstream feature of https://kexue.fm/archives/6024)."""
+        self._check(x)
+        local, feature, mean, _ = self.encoder(x)
+        return {"conv": local.flatten(1), "feature": feature, "code": mean}[self.cfg.probe_layer]
 
     def losses(self, x: Tensor) -> dict[str, Tensor]:
         """Loss terms of one batch: `global`/`local` (JS losses), `mi_global`/`mi_local` (their JS

@@ -102,6 +102,15 @@ class VAE(Model):
         self._check(x)
         return self.latent.params(self.encoder(x))
 
+    @torch.no_grad()
+    def representation(self, x: Tensor) -> Tensor:
+        """The posterior mean of the code, E_q(z|x)[z], (B, code size): the Gaussian mean, or each
+        categorical group's probabilities (the mean of its one-hot code); what a probe reads."""
+        params = self.encode(x)
+        if isinstance(params, tuple):
+            return params[0]
+        return self.latent.log_pmf(params).exp().flatten(1)
+
     def decoder_log_std(self) -> Tensor:
         floor = self.cfg.min_log_std
         return floor + F.softplus(self.raw_log_std - floor)
