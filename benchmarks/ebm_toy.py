@@ -5,9 +5,9 @@ Each dataset trains its preset (`ebm-8gaussians`, `ebm-25gaussians`) through gen
 (`genlab.eval.metrics.toy2d.mode_coverage`, 3 std: modes captured, fraction of high-quality samples,
 reverse KL over modes):
 
-* "sample": `--n-eval` draws of `model.sample` through `genlab.eval.samples.draw` in the preset's eval
-  batch size -- the exact path of `genlab sample` and `genlab eval` (chains of `model.sample_steps`
-  Langevin steps started from the replay buffer, 5 % from uniform noise, as the preset says);
+* "sample": `genlab eval`'s own toy metrics (`genlab.eval.evaluate.sample_metrics`: `--n-eval` draws
+  of `model.sample` under the evaluation seed), the path `genlab sample` draws from too: chains of
+  `model.sample_steps` Langevin steps started from the replay buffer (5 % from uniform noise);
 * "noise": the other start, fresh chains from uniform noise of the same length (`sample_from: noise`);
 * "long": fresh chains from uniform noise of `--long-steps` steps (long-run chains);
 * "buffer": the replay buffer's own contents (the training negatives).
@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from genlab.config import load_config
+from genlab.eval.evaluate import sample_metrics
 from genlab.eval.metrics.toy2d import mode_coverage
-from genlab.eval.samples import draw
 from genlab.train import Trainer
 
 DATASETS = ("8gaussians", "25gaussians")
@@ -52,22 +52,23 @@ def run_one(dataset: str, seed: int, steps: int | None, n_eval: int, long_steps:
         info, model = trainer.dataset.info, trainer.model
         model.eval()
         sample_steps = model.cfg.sample_steps or model.cfg.n_steps
-        draws = {}
-        torch.manual_seed(10_000 + seed)
+        # exactly what `genlab eval` computes for this run: model.sample under the evaluation seed
         t0 = time.perf_counter()
-        draws["sample"] = draw(model.sample, n_eval, cfg.eval.batch_size)  # genlab sample / eval
-        sample_s = time.perf_counter() - t0
+        ev = sample_metrics(model, trainer.dataset, None, cfg.eval, torch.device("cpu"), n_samples=n_eval)
+        eval_s = time.perf_counter() - t0
+        draws = {}
         torch.manual_seed(20_000 + seed)
         draws["noise"] = model.langevin(model.buffer.noise(n_eval), sample_steps)
         torch.manual_seed(30_000 + seed)
         draws["long"] = model.langevin(model.buffer.noise(n_eval), long_steps)
         draws["buffer"] = model.buffer.decode(model.buffer.data)
     scores = {k: mode_coverage(x, info["centers"], info["std"], threshold=3.0) for k, x in draws.items()}
+    scores["sample"] = {k: ev[k] for k in ("modes", "n_modes", "high_quality", "reverse_kl")}
     for r in scores.values():
         if not math.isfinite(r["reverse_kl"]):
             r["reverse_kl"] = None  # JSON has no inf
     return {"dataset": dataset, "seed": seed, "steps": trainer.step, "train_s": elapsed,
-            "steps_per_s": trainer.step / elapsed, "sample_s": sample_s, "sample_steps": sample_steps,
+            "steps_per_s": trainer.step / elapsed, "eval_s": eval_s, "sample_steps": sample_steps,
             "long_steps": long_steps, "sample_from": model.cfg.sample_from, **scores,
             "loadavg": os.getloadavg(), "model": json.loads(json.dumps(cfg.to_dict()["model"]))}
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ("sample", "noise", "long", "buffer")), flush=True)
 
     print(f"\n1 thread; load average (1, 5, 15 min) after the last run: {os.getloadavg()}")
-    print("sample: model.sample as genlab sample/eval draw it; noise: fresh chains of the same length; "
+    print("sample: genlab eval's metrics of model.sample; noise: fresh chains of the same length; "
           "long: fresh chains of --long-steps; buffer: the replay buffer\n")
     print("| dataset | seed | steps | train s | sample path | modes | HQ % | reverse KL | noise: modes, HQ % "
           "| long: modes, HQ % | buffer: modes, HQ % |")

@@ -1,7 +1,7 @@
 """Benchmark genlab's VQ-VAE against pythae's (Chadebec et al. 2022, `pythae.models.VQVAE`).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vqvae.py                       # digits, 1000 steps
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vqvae.py --data fashion-mnist --steps 1000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vqvae.py  # digits, 1000 steps (~5 min)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/vqvae.py --data fashion-mnist --no-defaults  # ~30 min
 
 What is held equal (van den Oord et al. 2017, arXiv:1711.00937, is the reference for both):
 
@@ -25,15 +25,16 @@ What is held equal (van den Oord et al. 2017, arXiv:1711.00937, is the reference
 * timing: the models are stepped in turn (step 1 of every model, then step 2, ...), one thread, so
   load changes on the machine hit all of them alike; seconds per step exclude the evaluations.
 
-Differences of pythae 0.1.x that remain, and make the EMA rows unequal by design of the libraries:
+Differences of pythae (0.1.2) that remain, and make the EMA rows unequal by design of the libraries:
 
 * pythae's EMA codebook has no zero-debiasing: counts start at 0 and sums at random values, so the
   first update sets every code that got no vector to (sum ~ 1/K) / (Laplace-smoothed count ~ 1e-5),
   thousands of units from the data (27 of 32 codes, largest norm 6.6e3, on digits); pythae also
   writes the smoothed counts back into its running counts, so those codes drift back only slowly
-  (0.99^t shrinking sums over slowly growing counts: all within norm 5 after ~300 steps on digits)
-  and are out of play meanwhile. genlab debiases (as Sonnet's `VectorQuantizerEMA`) and smooths
-  only when dividing, so with restart off its unused codes sit at the origin (m = 0) instead;
+  (0.99^t shrinking sums over slowly growing counts; on digits all 27 are still beyond norm 5 at
+  step 100, and 0 / 3 of them in the matched / defaults rows at step 300) and are out of play
+  meanwhile. genlab debiases (as Sonnet's `VectorQuantizerEMA`) and smooths only when dividing, so
+  with restart off its unused codes sit at the origin (m = 0) instead;
 * pythae updates the EMA codebook in every training-mode forward (here exactly once per step, so the
   same count as genlab's once-per-optimizer-step update);
 * pythae has no dead-code restart; the like-for-like genlab rows run with `restart_threshold=0`,
