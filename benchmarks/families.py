@@ -10,17 +10,19 @@ presets are used where they exist (`vqvae-fashion`, `vqvae-prior-fashion`, `snga
 the table lists each one's parameter count.
 
 Protocol, per family: build the `Config` from the preset (or the dict below), time a short probe
-run through `genlab.train.Trainer`, set `train.steps` so that training takes about `--seconds` on
-one thread (warm-ups longer than a tenth of the run are shortened to a tenth), train, then reload
-the finished run folder with `genlab.runs.load_run` (EMA weights where kept) and evaluate it with
-`genlab.eval.evaluate.evaluate`, the function behind `genlab eval`: FD / precision / recall /
-coverage / density / KID in genlab's shipped Fashion-MNIST feature CNN (no download), `--n-eval`
-samples against the first `--n-eval` test images, and bits/dim on `--n-test` test images where the
-family defines a likelihood. The VQ-VAE's budget is split between its two stages (`--vq-split` for
-the autoencoder, the rest for the prior); its steps/s is given per stage.
+run through `genlab.train.Trainer`, set `train.steps` so that training takes about `--seconds` of
+this process's CPU time on one thread (`time.process_time`: other jobs on a shared machine slow
+the wall clock, not the budget; warm-ups longer than a tenth of the run are shortened to a tenth),
+train, then reload the finished run folder with `genlab.runs.load_run` (EMA weights where kept)
+and evaluate it with `genlab.eval.evaluate.evaluate`, the function behind `genlab eval`:
+FD / precision / recall / coverage / density / KID in genlab's shipped Fashion-MNIST feature CNN
+(no download), `--n-eval` samples against the first `--n-eval` test images, and bits/dim on
+`--n-test` test images where the family defines a likelihood. The VQ-VAE's budget is split
+between its two stages (`--vq-split` for the autoencoder, the rest for the prior); its steps per
+CPU second are given per stage.
 
-    OMP_NUM_THREADS=1 python benchmarks/families.py            # ~4 min training per family, ~40 min
-    OMP_NUM_THREADS=1 python benchmarks/families.py --quick    # smoke test, ~3 min
+    OMP_NUM_THREADS=1 python benchmarks/families.py            # 150 CPU s per family, ~25 CPU min
+    OMP_NUM_THREADS=1 python benchmarks/families.py --quick    # smoke test, ~5 CPU min
     OMP_NUM_THREADS=1 python benchmarks/families.py --only vae,gan --force
 
 Resumable: finished families are kept in the JSON (benchmarks/results/families.json, or
@@ -50,8 +52,8 @@ from genlab.data import Dataset, load_dataset
 from genlab.presets import load_preset_dict
 
 RESULTS = Path(__file__).parent / "results"
+FORMAT = 2  # of the JSON records; bump when their keys change
 DATA = {"name": "fashion-mnist", "batch_size": 64, "pixels": "dequantize"}
-CRITIC = {"objective": "nonsaturating", "net": "conv", "hidden": 32}
 
 # name -> (preset or None, overrides / full config). Without a preset: conv nets of base width 32.
 FAMILIES: dict[str, tuple[str | None, dict[str, Any]]] = {
@@ -114,26 +116,26 @@ def make_config(name: str, steps: int, args: argparse.Namespace, first_stage: Pa
 
 def train(name: str, seconds: float, dataset: Dataset, folder: Path, args: argparse.Namespace,
           first_stage: Path | None = None) -> dict[str, Any]:
-    """Calibrate the step count on a probe run, then train for about `seconds`."""
+    """Calibrate the step count on a probe run, then train for about `seconds` of CPU time."""
     from genlab.train import Trainer
 
     probe_dir = folder.with_name(folder.name + "-probe")
     shutil.rmtree(probe_dir, ignore_errors=True)
     with Trainer(make_config(name, args.probe_steps, args, first_stage), probe_dir, dataset=dataset) as t:
-        t0 = time.perf_counter()
+        c0 = time.process_time()
         t.fit()
-        rate = args.probe_steps / (time.perf_counter() - t0)
+        rate = args.probe_steps / (time.process_time() - c0)
     shutil.rmtree(probe_dir, ignore_errors=True)
     steps = max(args.probe_steps, int(rate * seconds))
     cfg = make_config(name, steps, args, first_stage)
     with Trainer(cfg, folder, dataset=dataset) as trainer:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         last = trainer.fit()
-        elapsed = time.perf_counter() - t0
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
         params = sum(p.numel() for p in trainer.model.parameters())
-    return {"steps": steps, "train_seconds": elapsed, "steps_per_s": steps / elapsed, "params": params,
-            "batch_size": cfg.data.batch_size, "last_log": {k: v for k, v in last.items() if "loss" in k},
-            "config": cfg.to_dict()}
+    return {"steps": steps, "train_cpu_seconds": cpu, "train_wall_seconds": wall,
+            "steps_per_cpu_s": steps / cpu, "params": params, "batch_size": cfg.data.batch_size,
+            "last_log": {k: v for k, v in last.items() if "loss" in k}, "config": cfg.to_dict()}
 
 
 def evaluate_run(folder: Path, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
@@ -142,20 +144,20 @@ def evaluate_run(folder: Path, dataset: Dataset, args: argparse.Namespace) -> di
     from genlab.runs import load_run
 
     run = load_run(folder, "cpu")
-    t0 = time.perf_counter()
+    c0 = time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = evaluate(run.model, dataset, run.pixels, run.cfg.eval, "cpu", n_samples=args.n_eval,
                           n_real=args.n_eval, probe=False)
-    eval_seconds = time.perf_counter() - t0
+    eval_cpu = time.process_time() - c0
     n = min(args.n_eval, 200)
     torch.manual_seed(0)
-    t0 = time.perf_counter()
+    c0 = time.process_time()
     with torch.no_grad():
         run.model.sample(n)
-    sample_rate = n / (time.perf_counter() - t0)
-    return {"eval": result, "ema_weights": run.ema_weights, "eval_seconds": eval_seconds,
-            "samples_per_s": sample_rate, "warnings": sorted({str(w.message) for w in caught})}
+    sample_rate = n / (time.process_time() - c0)
+    return {"eval": result, "ema_weights": run.ema_weights, "eval_cpu_seconds": eval_cpu,
+            "samples_per_cpu_s": sample_rate, "warnings": sorted({str(w.message) for w in caught})}
 
 
 def run_family(name: str, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
@@ -170,7 +172,7 @@ def run_family(name: str, dataset: Dataset, args: argparse.Namespace) -> dict[st
         stage2 = train("vqvae-prior", args.seconds * (1 - args.vq_split), dataset, prior_dir, args, folder)
         rec = {"stages": {"vqvae": stage1, "prior": stage2},
                "steps": stage1["steps"] + stage2["steps"],
-               "train_seconds": stage1["train_seconds"] + stage2["train_seconds"],
+               **{k: stage1[k] + stage2[k] for k in ("train_cpu_seconds", "train_wall_seconds")},
                "params": stage2["params"]}  # the prior model holds the frozen first stage too
         folder = prior_dir
     else:
@@ -195,8 +197,8 @@ def best_bpd(likelihood: dict[str, Any]) -> tuple[float | None, str]:
 
 
 def table(results: dict[str, Any]) -> str:
-    head = ("| family | params | steps | train s | steps/s | FD ↓ | precision ↑ | recall ↑ | coverage ↑ "
-            "| bits/dim ↓ | samples/s |")
+    head = ("| family | params | steps | train CPU s | steps / CPU s | FD ↓ | precision ↑ | recall ↑ "
+            "| coverage ↑ | bits/dim ↓ | samples / CPU s |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for name in ORDER:
         r = results.get(name)
@@ -206,21 +208,22 @@ def table(results: dict[str, Any]) -> str:
         bpd, how = best_bpd(r["eval"].get("likelihood", {}))
         if name == "vqvae":
             st = r["stages"]
-            rate = f"{st['vqvae']['steps_per_s']:.2f} + {st['prior']['steps_per_s']:.2f}"
+            rate = f"{st['vqvae']['steps_per_cpu_s']:.2f} + {st['prior']['steps_per_cpu_s']:.2f}"
             steps = f"{st['vqvae']['steps']} + {st['prior']['steps']}"
         else:
-            rate, steps = f"{r['steps_per_s']:.2f}", str(r["steps"])
+            rate, steps = f"{r['steps_per_cpu_s']:.2f}", str(r["steps"])
         lines.append(
-            f"| {LABELS[name]} | {r['params'] / 1e6:.2f}M | {steps} | {r['train_seconds']:.0f} | {rate} "
+            f"| {LABELS[name]} | {r['params'] / 1e6:.2f}M | {steps} | {r['train_cpu_seconds']:.0f} | {rate} "
             f"| {cell(s.get('fd_fashion'), '.1f')} | {cell(s.get('precision_fashion'), '.3f')} "
             f"| {cell(s.get('recall_fashion'), '.3f')} | {cell(s.get('coverage_fashion'), '.3f')} "
-            f"| {cell(bpd, '.3f')}{f' ({how})' if how else ''} | {r['samples_per_s']:.0f} |")
+            f"| {cell(bpd, '.3f')}{f' ({how})' if how else ''} | {r['samples_per_cpu_s']:.0f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=240.0, help="training budget per family (CPU s)")
+    ap.add_argument("--seconds", type=float, default=150.0,
+                    help="training budget per family in CPU seconds of this process (time.process_time)")
     ap.add_argument("--n-eval", type=int, default=2000, help="samples vs test images for the sample metrics")
     ap.add_argument("--n-test", type=int, default=2000, help="test images for bits/dim")
     ap.add_argument("--importance-samples", type=int, default=100, help="VAE importance-sampled bound's K")
@@ -247,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else RESULTS / ("families-quick.json" if args.quick else "families.json")
     settings = {k: getattr(args, k) for k in ("seconds", "n_eval", "n_test", "importance_samples", "vq_split",
                                               "probe_steps", "threads", "seed")}
+    settings["format"] = FORMAT  # results of another format (or other settings) are not reused
     try:
         from genlab.eval.features import require_feature_net
 
@@ -267,13 +271,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: failed: {err}", file=sys.stderr, flush=True)
             continue
         r = results[name]
-        print(f"  {name}: {r['steps']} steps in {r['train_seconds']:.0f} s, eval {r['eval_seconds']:.0f} s, "
+        print(f"  {name}: {r['steps']} steps in {r['train_cpu_seconds']:.0f} CPU s "
+              f"({r['train_wall_seconds']:.0f} s wall), eval {r['eval_cpu_seconds']:.0f} CPU s, "
               f"{json.dumps(r['eval'].get('samples', {}).get('fd_fashion'))} FD", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"settings": settings, "feature_net": net.describe(),
                                    "machine": platform.processor() or platform.machine(),
                                    "torch": torch.__version__, "results": results}, indent=1) + "\n")
-    print(f"\nFashion-MNIST, ~{args.seconds:.0f} s of training per family on {args.threads} thread(s); "
+    print(f"\nFashion-MNIST, ~{args.seconds:.0f} CPU s of training per family on {args.threads} thread(s); "
           f"sample metrics: {args.n_eval} samples vs {args.n_eval} test images in the "
           f"{net.entry.get('id', 'fashion')} feature space; bits/dim on {args.n_test} test images"
           f"{f' (VAE: K={args.importance_samples})' if 'vae' in results else ''}; VQ-VAE: "

@@ -110,3 +110,13 @@ def test_unreported_warning_is_added_to_the_json_as_one_plain_line(capsys):
     cli._report_warnings(result, caught)
     assert result["warnings"] == ["new condition"]
     assert capsys.readouterr().err == "genlab: warning: new condition\n"
+
+
+def test_eval_run_honours_n_real(run_dir, tmp_path):
+    # The tiny run is on digits (360 test images): --n-real picks the first 50 as the reference.
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(run_dir), "--n-real", "50", "--n-samples", "50", "--n-test", "10",
+            "--importance-samples", "2", "-o", str(out)]
+    assert cli.main(argv) == 0
+    samples = json.loads(out.read_text())["samples"]
+    assert (samples["n_real"], samples["n_fake"]) == (50, 50)
