@@ -21,7 +21,7 @@ FD / precision / recall / coverage / density / KID in genlab's shipped Fashion-M
 between its two stages (`--vq-split` for the autoencoder, the rest for the prior); its steps per
 CPU second are given per stage.
 
-    OMP_NUM_THREADS=1 python benchmarks/families.py            # 150 CPU s per family, ~25 CPU min
+    OMP_NUM_THREADS=1 python benchmarks/families.py            # 150 CPU s per family, ~25 CPU min in all
     OMP_NUM_THREADS=1 python benchmarks/families.py --quick    # smoke test, ~5 CPU min
     OMP_NUM_THREADS=1 python benchmarks/families.py --only vae,gan --force
 
