@@ -110,3 +110,16 @@ def test_unreported_warning_is_added_to_the_json_as_one_plain_line(capsys):
     cli._report_warnings(result, caught)
     assert result["warnings"] == ["new condition"]
     assert capsys.readouterr().err == "genlab: warning: new condition\n"
+
+
+def test_eval_run_honours_n_real(tmp_path):
+    # A tiny image run (digits: 360 test images); --n-real picks the first 50 as the reference.
+    config = tmp_path / "digits.yaml"
+    config.write_text(yaml.safe_dump(tiny_vae(data__name="digits", train__steps=2, train__ckpt_every=2)))
+    assert cli.main(["train", str(config), "--out", str(tmp_path / "run")]) == 0
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(tmp_path / "run"), "--n-real", "50", "--n-samples", "50", "--n-test", "10",
+            "--importance-samples", "2", "-o", str(out)]
+    assert cli.main(argv) == 0
+    samples = json.loads(out.read_text())["samples"]
+    assert (samples["n_real"], samples["n_fake"]) == (50, 50)

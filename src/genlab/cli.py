@@ -221,7 +221,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
                   "ema_weights": run.ema_weights,
                   **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
-                             n_samples=args.n_samples, inception=_inception(args))}
+                             n_samples=args.n_samples, inception=_inception(args), n_real=args.n_real)}
     _report_warnings(result, caught)
     text = json.dumps(result, indent=2)
     out = Path(args.output) if args.output else Path(args.run_dir) / "eval.json"

@@ -1,28 +1,24 @@
 """Run folders from the outside: the standard hooks of `genlab train`, and loading a finished run.
 
-A run folder holds config.yaml, metrics.jsonl, checkpoints/ (see `genlab.train.checkpoint`),
+A run folder holds config.yaml, metrics.jsonl, checkpoints/ (see `genlab.core.checkpoint`),
 samples/ and loss.png. `load_run` rebuilds the model of its latest checkpoint for sampling and
-evaluation from the checkpoint alone (data shape and pixel transform are stored in it); the dataset
-is loaded only when asked for, so a run folder can be sampled on a machine without the data.
+evaluation from the checkpoint alone (data shape and pixel transform are stored in it; the model
+loader itself is `genlab.models.saved`); the dataset is loaded only when asked for, so a run folder
+can be sampled on a machine without the data.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from genlab.config import Config
-from genlab.core.errors import ConfigError, GenlabError
-from genlab.core.protocol import DataSpec, Model
-from genlab.data import Dataset, Pixels, load_dataset, pixels_for
+from genlab.core.errors import GenlabError
+from genlab.core.protocol import Model
+from genlab.data import Dataset, Pixels, load_dataset
 from genlab.eval.hooks import PeriodicEvaluation
-from genlab.models import build_model
-from genlab.optim import flat_params
-from genlab.train.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint
+from genlab.models.saved import load_saved_model
 from genlab.train.trainer import Hook, resolve_device
 from genlab.viz.hooks import LossPlot, SampleGrid
 
@@ -68,36 +64,7 @@ def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
              data_dir: str | None = None) -> Run:
     """The model of `run_dir`'s latest checkpoint (EMA weights where kept, rank 0's extra state such
     as a replay buffer), in eval mode; `data_dir` overrides where the dataset is looked for when it
-    is needed."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"run folder {run_dir} does not exist")
-    path = latest_checkpoint(run_dir / "checkpoints")
-    if path is None:
-        raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
-    dev = resolve_device(device)
-    weights, state = load_checkpoint(path, dev)
-    cfg = Config.from_dict(json.loads(state["config"]))
-    run = Run(None, cfg, None, path, False, data_dir)  # type: ignore[arg-type]
-    if state.get("data_spec") and "pixels" in state:
-        raw = json.loads(state["data_spec"])
-        spec = DataSpec(**{**raw, "shape": tuple(raw["shape"])})
-        run.pixels = Pixels(**json.loads(state["pixels"])) if state["pixels"] else None
-    else:  # checkpoints from before the pixel transform was stored: learn it from the data
-        spec = run.dataset.spec
-        run.pixels = pixels_for(run.dataset, cfg.data)
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model.name, cfg.model.params, spec).to(dev)
-    check_weights_fit(model.state_dict(), weights, path)
-    model.load_state_dict(weights)
-    model.load_extra_state((state.get("extra") or [{}])[0])  # rank 0's, e.g. an EBM's replay buffer
-    applied = use_ema and bool(state["ema"])
-    if applied:
-        groups = {g: flat_params(v) for g, v in model.param_groups().items()}
-        with torch.no_grad():
-            for g, ema in state["ema"].items():
-                for p, s in zip(groups[g], ema["shadow"]):
-                    p.copy_(s)
-    model.eval()
-    run.model, run.ema_weights = model, applied
-    return run
+    is needed. See `genlab.models.saved.load_saved_model`."""
+    saved = load_saved_model(run_dir, resolve_device(device), use_ema, data_dir)
+    return Run(saved.model, saved.cfg, saved.pixels, saved.checkpoint, saved.ema_weights, data_dir,
+               saved.dataset)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from genlab.config import Config, load_config
+from genlab.core.checkpoint import load_checkpoint, save_checkpoint
 from genlab.core.errors import ConfigError
 from genlab.models import MODELS
 from genlab.optim import (
@@ -22,7 +23,6 @@ from genlab.optim import (
 from genlab.optim.config import COMMON
 from genlab.presets import preset_names
 from genlab.train import Trainer
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import tiny_vae
 from tests.toy_models import MeanModel
 

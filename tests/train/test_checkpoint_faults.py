@@ -7,15 +7,16 @@ import pytest
 import torch
 
 from genlab.config import Config
-from genlab.core.errors import DataError
-from genlab.train import Trainer, checkpoint
-from genlab.train.checkpoint import (
+from genlab.core import checkpoint
+from genlab.core.checkpoint import (
     clean_checkpoints,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
+from genlab.core.errors import DataError
+from genlab.train import Trainer
 from tests.conftest import tiny_vae
 
 

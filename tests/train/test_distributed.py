@@ -126,7 +126,7 @@ def test_cli_under_torchrun_stops_on_signal_with_a_checkpoint(tmp_path, sig):
     Checked per rank, from the workers' own log files: torchrun's launcher itself re-raises the
     signal as a SignalException and skips its rendezvous shutdown, so its own exit is torch's
     business (it can abort in its finalisation, whatever the workers did)."""
-    from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
+    from genlab.core.checkpoint import latest_checkpoint, load_checkpoint
 
     cfg = write_config(tmp_path, "long", steps=100000, ckpt_every=0, sample_every=0)
     run, logs = tmp_path / "run", tmp_path / "logs"

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
+from genlab.core.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.train.runlog import read_metrics
 from tests.conftest import tiny_vae
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from genlab.config import Config
+from genlab.core.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.core.errors import NonFiniteLossError
 from genlab.optim.schedules import piecewise_linear
 from genlab.runs import standard_hooks
 from genlab.train import Trainer
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.train.runlog import read_metrics
 from tests.conftest import tiny_vae
 
@@ -124,7 +124,7 @@ def test_piecewise_schedule_knots():
 CHILD = """
 import os, sys, torch, yaml
 sys.path.insert(0, {root!r})
-import genlab.train.checkpoint as ck
+import genlab.core.checkpoint as ck
 from genlab.config import Config
 from genlab.train import Trainer
 raw = yaml.safe_load(open({cfg!r}))

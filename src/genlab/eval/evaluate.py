@@ -74,19 +74,19 @@ def likelihood_metrics(model: Model, dataset: Dataset, pixels: Pixels | None,
 @torch.no_grad()
 def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
                    device: torch.device, n_samples: int | None = None,
-                   inception: FeatureNet | None = None) -> dict[str, Any]:
+                   inception: FeatureNet | None = None, n_real: int | None = None) -> dict[str, Any]:
     """Sample-based metrics of `model.sample`, drawn with the fixed evaluation seed.
 
-    Images: n_samples (default: as many as reference images, at most 10k) against the test split
-    in the dataset's feature-network space (and Inception's, if given); toys: 2500 samples
-    (VEEGAN/PacGAN protocol).
+    Images: n_samples (default: as many as reference images) against the first n_real test images
+    (default: the test split, at most 10k) in the dataset's feature-network space (and Inception's,
+    if given); toys: 2500 samples (VEEGAN/PacGAN protocol).
     """
     if dataset.is_image and pixels is None:
         raise ValueError("image datasets need their Pixels transform")
     if dataset.is_image and feature_net_for(dataset) is None and inception is None:
         return {"skipped": f"no feature network for {dataset.name}; run "
                            f"`genlab features train --data {dataset.name}`"}
-    n_real = default_n_real(dataset) if dataset.is_image else None
+    n_real = (n_real or default_n_real(dataset)) if dataset.is_image else None
     n = n_samples or n_real or TOY_SAMPLES
     with isolated_rng(cfg.seed, device):
         samples = draw(model.sample, n, max(cfg.batch_size, 500))
@@ -99,7 +99,8 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
 
 def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,
              device: torch.device | str, samples: bool = True, n_samples: int | None = None,
-             inception: FeatureNet | None = None, probe: bool = True) -> dict[str, Any]:
+             inception: FeatureNet | None = None, probe: bool = True,
+             n_real: int | None = None) -> dict[str, Any]:
     """Every metric that applies: likelihoods (if the model has any), sample metrics and the linear
     probe of an encoder."""
     device = torch.device(device)
@@ -109,7 +110,7 @@ def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalCon
         out = {"likelihood": likelihood_metrics(model, dataset, pixels, cfg, device)}
         if samples and isinstance(model, Sampler):
             out["samples"] = json_safe(sample_metrics(model, dataset, pixels, cfg, device, n_samples,
-                                                    inception))
+                                                    inception, n_real))
         if probe and isinstance(model, Encoder):
             out["probe"] = json_safe(probe_metrics(model, dataset, pixels, cfg, device))
         return out

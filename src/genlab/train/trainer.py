@@ -25,6 +25,13 @@ import torch
 from torch import Tensor, nn
 
 from genlab.config import Config
+from genlab.core.checkpoint import (
+    check_weights_fit,
+    clean_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrupted
 from genlab.core.protocol import Batch, Model, StepContext, Update
@@ -32,13 +39,6 @@ from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
 from genlab.models import build_model
 from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
-from genlab.train.checkpoint import (
-    check_weights_fit,
-    clean_checkpoints,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.runlock import RunLock

@@ -8,11 +8,11 @@ import torch
 
 from genlab.cli import main
 from genlab.config import Config, load_config
+from genlab.core.checkpoint import latest_checkpoint, load_checkpoint
 from genlab.models.ebm import EBM
 from genlab.presets import load_preset_dict, preset_names
 from genlab.runs import load_run
 from genlab.train import Trainer
-from genlab.train.checkpoint import latest_checkpoint, load_checkpoint
 
 EBM_PRESETS = [n for n in preset_names() if load_preset_dict(n)["model"]["name"] == "ebm"]
 

@@ -9,7 +9,7 @@ z swapped: critic loss -E_z log D(z) - E_x log(1 - D(E(x))), encoder loss
 E_x[-log D(E(x)) + lambda ||x - G(E(x))||^2]. Any GAN objective and Lipschitz constraint of
 `genlab.models.gan` can drive the critic (`model.critic.*`, see `genlab.models.aae.adversary`).
 
-Parameter groups "encoder", "decoder" and "critic". `schedule`:
+Parameter groups "encoder", "decoder" and "critic" (`genlab.models.aae.base`). `schedule`:
 
 * `phased` (the paper's two-phase SGD schedule): a reconstruction update of encoder and decoder,
   then `critic.n_critic` critic updates on the *updated* encoder's codes, then an encoder update
@@ -23,17 +23,17 @@ The encoder's optimizer (`optim.encoder`) serves both of its phases, as one opti
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import check_int, check_range, choice
-from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.models.aae.adversary import Adversary, AdversaryConfig
-from genlab.models.aae.nets import NETS, build_autoencoder
+from genlab.core.checks import check_range, choice
+from genlab.core.protocol import Batch, DataSpec, StepContext, Update
+from genlab.models.aae.adversary import Adversary
+from genlab.models.aae.base import AdversarialAutoencoder, AdversarialAutoencoderConfig
+from genlab.models.aae.nets import build_autoencoder
 from genlab.models.aae.reconstruction import RECONSTRUCTIONS
-from genlab.models.gan.latents import PRIORS, sample_prior
 from genlab.models.registry import MODELS
 from genlab.nets import mlp_critic
 
@@ -41,33 +41,26 @@ SCHEDULES = ("phased", "joint")
 
 
 @MODELS.register("aae")
-class AAE(Model):
+class AAE(AdversarialAutoencoder):
     """Encoder E(x), decoder G(z) and a critic D(z) on codes; groups encoder, decoder, critic."""
 
     @dataclass
-    class Config:
-        latent_dim: int = 8
-        prior: str = "normal"  # normal | uniform (genlab.models.gan.latents)
-        net: str = "mlp"  # mlp | conv
-        hidden: int = 256  # MLP width, or the conv nets' base channel count
-        depth: int = 2  # MLP hidden layers
+    class Config(AdversarialAutoencoderConfig):
         reconstruction: str = "squared_error"  # squared_error | bernoulli (decoder gives logits)
         schedule: str = "phased"  # phased | joint
         adversarial_weight: float = 1.0  # weight of the encoder's generator loss
-        critic: AdversaryConfig = field(default_factory=AdversaryConfig)  # the critic on codes
+        # inherited: latent_dim (8), prior, net, hidden, depth, critic (the critic on codes)
 
         def __post_init__(self) -> None:
-            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0)):
-                check_int(f"model.{name}", getattr(self, name), low)
+            super().__post_init__()
             check_range("model.adversarial_weight", self.adversarial_weight, 0.0)
-            choice(self.prior, PRIORS, "model.prior")
-            choice(self.net, NETS, "model.net")
             choice(self.reconstruction, RECONSTRUCTIONS, "model.reconstruction")
             choice(self.schedule, SCHEDULES, "model.schedule")
 
+    cfg: Config
+
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        super().__init__()
-        self.cfg, self.shape = cfg, tuple(DataSpec.coerce(spec).shape)
+        super().__init__(cfg, spec)
         self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, cfg.latent_dim, cfg.latent_dim,
                                                        cfg.hidden, cfg.depth)
         c = cfg.critic
@@ -75,20 +68,10 @@ class AAE(Model):
         self.reconstruction = RECONSTRUCTIONS[cfg.reconstruction]()
         self._schedule = {"phased": self._phased, "joint": self._joint}[cfg.schedule]
 
-    def param_groups(self) -> dict[str, list]:
-        return {"encoder": list(self.encoder.parameters()), "decoder": list(self.decoder.parameters()),
-                "critic": list(self.adversary.parameters())}
-
     # ---------------------------------------------------------------- pieces
-    def prior(self, n: int) -> Tensor:
-        p = next(self.decoder.parameters())
-        return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
-
     def encode(self, x: Tensor) -> Tensor:
         """The code E(x), (B, latent_dim)."""
-        if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"AAE built for examples of shape {self.shape}, got a batch of shape "
-                             f"{tuple(x.shape)}")
+        self.check_input(x)
         return self.encoder(x)
 
     def reconstruction_loss(self, x: Tensor, z: Tensor) -> Tensor:

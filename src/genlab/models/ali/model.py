@@ -15,24 +15,25 @@ https://kexue.fm/archives/5716) D(x, z) = p(1 | x, z), 1 marking encoder pairs.
   `genlab.models.gan.penalties` applies to interpolated joint vectors unchanged.
 
 Per step: `critic.n_critic` critic updates (inputs detached; fresh z and encoder noise each), then
-one update of the groups "encoder" and "decoder" together. Samples are G(z), z ~ p(z).
+one update of the groups "encoder" and "decoder" together (groups and prior:
+`genlab.models.aae.base`). Samples are G(z), z ~ p(z).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import check_int, choice
-from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.models.aae.adversary import Adversary, AdversaryConfig
-from genlab.models.aae.nets import NETS, build_autoencoder
+from genlab.core.checks import choice
+from genlab.core.protocol import Batch, DataSpec, StepContext, Update
+from genlab.models.aae.adversary import Adversary
+from genlab.models.aae.base import AdversarialAutoencoder, AdversarialAutoencoderConfig
+from genlab.models.aae.nets import build_autoencoder
 from genlab.models.ali.generator_losses import GENERATOR_LOSSES
-from genlab.models.gan.latents import PRIORS, sample_prior
 from genlab.models.registry import MODELS
 from genlab.nets import OUTPUTS, mlp_critic
 
@@ -52,33 +53,27 @@ ENCODERS = {"gaussian": (2, _gaussian), "deterministic": (1, _deterministic)}
 
 
 @MODELS.register("ali")
-class ALI(Model):
+class ALI(AdversarialAutoencoder):
     """Encoder, decoder and a joint critic D(x, z); groups encoder, decoder, critic."""
 
     @dataclass
-    class Config:
+    class Config(AdversarialAutoencoderConfig):
         latent_dim: int = 16
-        prior: str = "normal"  # normal | uniform
         encoder: str = "gaussian"  # gaussian (ALI) | deterministic (BiGAN)
-        net: str = "mlp"  # mlp | conv (encoder and decoder)
-        hidden: int = 256
-        depth: int = 2
         output: str = "none"  # decoder output activation: none | tanh | sigmoid
         generator_loss: str = "swap"  # swap | vi
-        critic: AdversaryConfig = field(default_factory=AdversaryConfig)  # the joint critic
+        # inherited: prior, net, hidden, depth, critic (the joint critic)
 
         def __post_init__(self) -> None:
-            for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0)):
-                check_int(f"model.{name}", getattr(self, name), low)
-            choice(self.prior, PRIORS, "model.prior")
+            super().__post_init__()
             choice(self.encoder, ENCODERS, "model.encoder")
-            choice(self.net, NETS, "model.net")
             choice(self.output, OUTPUTS, "model.output")
             choice(self.generator_loss, GENERATOR_LOSSES, "model.generator_loss")
 
+    cfg: Config
+
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        super().__init__()
-        self.cfg, self.shape = cfg, tuple(DataSpec.coerce(spec).shape)
+        super().__init__(cfg, spec)
         width, self._posterior = ENCODERS[cfg.encoder]
         self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, width * cfg.latent_dim,
                                                        cfg.latent_dim, cfg.hidden, cfg.depth, cfg.output)
@@ -87,28 +82,15 @@ class ALI(Model):
         self.adversary = Adversary(c, mlp_critic(joint, c.hidden, c.depth, c.norm))
         self._generator_loss = GENERATOR_LOSSES[cfg.generator_loss]
 
-    def param_groups(self) -> dict[str, list]:
-        return {"encoder": list(self.encoder.parameters()), "decoder": list(self.decoder.parameters()),
-                "critic": list(self.adversary.parameters())}
-
     # ---------------------------------------------------------------- pieces
-    def prior(self, n: int) -> Tensor:
-        p = next(self.decoder.parameters())
-        return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
-
-    def _check(self, x: Tensor) -> None:
-        if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"ALI built for examples of shape {self.shape}, got a batch of shape "
-                             f"{tuple(x.shape)}")
-
     def infer(self, x: Tensor) -> Tensor:
         """z ~ q(z|x) (reparameterised; E(x) for the deterministic encoder), (B, latent_dim)."""
-        self._check(x)
+        self.check_input(x)
         return self._posterior(self.encoder(x))[0]
 
     def encode(self, x: Tensor) -> Tensor:
         """The representation: the mean of q(z|x), (B, latent_dim)."""
-        self._check(x)
+        self.check_input(x)
         return self._posterior(self.encoder(x))[1]
 
     @staticmethod

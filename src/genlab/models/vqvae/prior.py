@@ -3,9 +3,10 @@
 arXiv:1711.00937, sec. 3.3: after the autoencoder is trained, an autoregressive model is fitted to
 the code grids k(x) of the training data; sampling draws a grid from it and decodes it.
 
-The first stage comes from a finished `vqvae` run folder (`run`), loaded with `genlab.runs.load_run`
-(EMA weights where kept) and frozen: it is kept in eval mode and none of its parameters is trained.
-Its weights are saved in this model's checkpoints too, but rebuilding this model reads `run` again.
+The first stage comes from a finished `vqvae` run folder (`run`), loaded with
+`genlab.models.saved.load_saved_model`, the loader behind `genlab.runs.load_run` (EMA weights where
+kept), and frozen: it is kept in eval mode and none of its parameters is trained. Its weights are
+saved in this model's checkpoints too, but rebuilding this model reads `run` again.
 Without `run`, `first_stage` builds an untrained VQ-VAE (tests only: its codes mean nothing).
 
 Likelihood (nats, model inputs; `genlab.eval.metrics.bits_per_dim` adds the pixel correction):
@@ -29,6 +30,7 @@ from genlab.core.checks import check_int
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
+from genlab.models.saved import load_saved_model
 from genlab.models.vqvae.model import VQVAE
 from genlab.models.vqvae.pixelcnn import PixelCNN
 
@@ -101,10 +103,8 @@ class VQVAEPrior(Model):
 
 def load_first_stage(run: str, use_ema: bool) -> VQVAE:
     """The VQ-VAE of a finished run folder, on the CPU (the trainer moves it with this model)."""
-    from genlab.runs import load_run  # genlab.runs imports the model registry: import late
-
-    with torch.random.fork_rng(devices=[]):  # load_run seeds the global generator; keep ours
-        model = load_run(run, device="cpu", use_ema=use_ema).model
+    with torch.random.fork_rng(devices=[]):  # the loader seeds the global generator; keep ours
+        model = load_saved_model(run, "cpu", use_ema).model
     if not isinstance(model, VQVAE):
         raise ConfigError(f"model.run={run} holds a {type(model).__name__} run, not a vqvae run")
     return model
