@@ -5,9 +5,9 @@ Families: VAE (arXiv:1312.6114), VQ-VAE + PixelCNN prior (arXiv:1711.00937), GAN
 hinge loss, arXiv:1802.05957), flow (multi-scale RealNVP, arXiv:1605.08803), EBM (IGEBM,
 arXiv:1903.08689), AAE (arXiv:1511.05644) and ALI (arXiv:1606.00704). The shipped Fashion-MNIST
 presets are used where they exist (`vqvae-fashion`, `vqvae-prior-fashion`, `sngan-hinge-fashion`,
-`realnvp-fashion`); the others get the same DCGAN-style conv stacks (`genlab.nets.conv`, base width
-32) and their digits preset's objective and optimizer. Nets therefore differ in size by family;
-the table lists each one's parameter count.
+`realnvp-fashion`, `ebm-fashion`); the others get the same DCGAN-style conv stacks
+(`genlab.nets.conv`, base width 32) and their digits preset's objective and optimizer. Nets
+therefore differ in size by family; the table lists each one's parameter count.
 
 Protocol, per family: build the `Config` from the preset (or the dict below), time a short probe
 run through `genlab.train.Trainer`, set `train.steps` so that training takes about `--seconds` of
@@ -64,12 +64,7 @@ FAMILIES: dict[str, tuple[str | None, dict[str, Any]]] = {
     "vqvae-prior": ("vqvae-prior-fashion", {}),  # second stage of "vqvae" (not a family of its own)
     "gan": ("sngan-hinge-fashion", {}),
     "flow": ("realnvp-fashion", {}),
-    "ebm": (None, {
-        "model": {"name": "ebm", "net": "conv", "hidden": 32, "act": "swish", "spectral_norm": True,
-                  "alpha": 1.0, "langevin": "practical", "n_steps": 20, "step_size": 10.0,
-                  "noise_std": 0.005, "grad_clip": 0.01, "buffer_size": 10000, "reinit_prob": 0.05,
-                  "sample_steps": 40},
-        "data": DATA, "optim": {"default": {"name": "adam", "lr": 3.0e-4, "betas": [0.0, 0.999]}}}),
+    "ebm": ("ebm-fashion", {}),
     "aae": (None, {
         "model": {"name": "aae", "latent_dim": 32, "net": "conv", "hidden": 32,
                   "reconstruction": "bernoulli", "schedule": "phased",

@@ -13,6 +13,7 @@ from genlab.models.ebm import EBM
 from genlab.presets import load_preset_dict, preset_names
 from genlab.runs import load_run
 from genlab.train import Trainer
+from tests.models.gan.test_presets import tiny_fashion
 
 EBM_PRESETS = [n for n in preset_names() if load_preset_dict(n)["model"]["name"] == "ebm"]
 
@@ -79,7 +80,7 @@ def test_loaded_run_samples_from_its_buffer(tmp_path):
 
 
 def test_ebm_presets_are_listed():
-    assert {"ebm-8gaussians", "ebm-25gaussians", "ebm-digits"} <= set(EBM_PRESETS)
+    assert {"ebm-8gaussians", "ebm-25gaussians", "ebm-digits", "ebm-fashion"} <= set(EBM_PRESETS)
 
 
 @pytest.mark.parametrize("name", EBM_PRESETS)
@@ -91,6 +92,9 @@ def test_preset_smoke_via_cli(name, tmp_path, capsys):
                  "data.batch_size=8"]
     if raw["data"]["name"] in ("8gaussians", "25gaussians"):
         overrides.append("data.n_samples=256")
+    if raw["data"]["name"] == "fashion-mnist":  # a tiny stand-in, so the test needs no installed data
+        tiny_fashion(tmp_path / "fashion")
+        overrides.append(f"data.data_dir={tmp_path / 'fashion'}")
     load_config(name, overrides)  # the overrides are valid for this preset
     run_dir = tmp_path / "run"
     assert main(["train", name, "--out", str(run_dir), *overrides]) == 0

@@ -42,9 +42,9 @@ class FeatureStats:
     @classmethod
     def of(cls, features: Tensor) -> FeatureStats:
         """Statistics of one (N, d) feature tensor."""
-        stats = cls(feature_matrix(features).shape[1])
-        stats.update(features)
-        return stats
+        given = torch.as_tensor(features)
+        f = feature_matrix(given)
+        return cls._of_matrix(f, owned=f.data_ptr() != given.data_ptr())
 
     def update(self, features: Tensor) -> FeatureStats:
         """Add a batch of features (N, d); returns self."""
@@ -52,13 +52,17 @@ class FeatureStats:
         f = feature_matrix(given)
         if f.shape[1] != self.dim:
             raise DataError(f"features have {f.shape[1]} dims, these statistics {self.dim}")
-        batch = FeatureStats(self.dim)
-        batch.n = len(f)
-        batch.mean = f.mean(0)
-        # centred in float64, then one matmul; in place when feature_matrix made a copy
-        centred = f.sub_(batch.mean) if f.data_ptr() != given.data_ptr() else f - batch.mean
-        batch.scatter = centred.T @ centred
-        return self.merge(batch)
+        return self.merge(self._of_matrix(f, owned=f.data_ptr() != given.data_ptr()))
+
+    @classmethod
+    def _of_matrix(cls, f: Tensor, owned: bool) -> FeatureStats:
+        """Statistics of a checked float64 matrix; centred in place when `f` is our own copy."""
+        stats = cls(f.shape[1])
+        stats.n = len(f)
+        stats.mean = f.mean(0)
+        centred = f.sub_(stats.mean) if owned else f - stats.mean
+        stats.scatter = centred.T @ centred
+        return stats
 
     def merge(self, other: FeatureStats) -> FeatureStats:
         """Fold the statistics of another, disjoint set into these; returns self."""
