@@ -23,17 +23,29 @@ def choice(value: T, valid: Iterable[T], what: str) -> T:
 
 
 def feature_matrix(x: Tensor | Sequence, what: str = "features", min_rows: int = 1,
-                   dtype: torch.dtype = torch.float64) -> Tensor:
-    """`x` as a finite (N, d) CPU tensor of `dtype` with N >= min_rows (a DataError otherwise)."""
+                   dtype: torch.dtype = torch.float64, check_finite: bool = True) -> Tensor:
+    """`x` as a finite (N, d) CPU tensor of `dtype` with N >= min_rows (a DataError otherwise).
+
+    `check_finite=False` leaves the NaN/inf check to a caller that reduces the matrix anyway and
+    passes the reduction to `check_finite_via`.
+    """
     f = torch.as_tensor(x).detach().to("cpu", dtype)
     if f.ndim != 2 or len(f) < min_rows:
         need = f"N >= {min_rows}" if min_rows > 1 else "N >= 1"
         raise DataError(f"{what} must be an (N, d) array with {need}, got shape {tuple(f.shape)}")
-    # One sum is several times cheaper than an elementwise isfinite pass, and it is finite whenever
-    # every entry is (unless entries near the dtype's maximum overflow it: then check elementwise).
-    if f.numel() and not math.isfinite(float(f.sum())) and not torch.isfinite(f).all():
-        raise DataError(f"{what} contain NaN or inf values")
+    if check_finite and f.numel():
+        check_finite_via(f.sum(), f, what)
     return f
+
+
+def check_finite_via(reduced: Tensor, f: Tensor, what: str = "features") -> None:
+    """DataError if `f` holds NaN or inf, decided from `reduced`, a sum or mean of `f`.
+
+    The reduction is finite whenever every entry is, and it is already computed: an elementwise
+    isfinite pass runs only when it is not (entries near the dtype's maximum may overflow it).
+    """
+    if not bool(torch.isfinite(reduced).all()) and not bool(torch.isfinite(f).all()):
+        raise DataError(f"{what} contain NaN or inf values")
 
 
 def check_range(name: str, value: float, low: float = -math.inf, high: float = math.inf, *,

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from genlab.core.checks import feature_matrix
+from genlab.core.checks import check_finite_via, feature_matrix
 from genlab.core.errors import DataError
 
 
@@ -43,13 +43,13 @@ class FeatureStats:
     def of(cls, features: Tensor) -> FeatureStats:
         """Statistics of one (N, d) feature tensor."""
         given = torch.as_tensor(features)
-        f = feature_matrix(given)
+        f = feature_matrix(given, check_finite=False)  # checked through the mean in _of_matrix
         return cls._of_matrix(f, owned=f.data_ptr() != given.data_ptr())
 
     def update(self, features: Tensor) -> FeatureStats:
         """Add a batch of features (N, d); returns self."""
         given = torch.as_tensor(features)
-        f = feature_matrix(given)
+        f = feature_matrix(given, check_finite=False)  # checked through the mean in _of_matrix
         if f.shape[1] != self.dim:
             raise DataError(f"features have {f.shape[1]} dims, these statistics {self.dim}")
         return self.merge(self._of_matrix(f, owned=f.data_ptr() != given.data_ptr()))
@@ -60,6 +60,7 @@ class FeatureStats:
         stats = cls(f.shape[1])
         stats.n = len(f)
         stats.mean = f.mean(0)
+        check_finite_via(stats.mean, f)
         centred = f.sub_(stats.mean) if owned else f - stats.mean
         stats.scatter = centred.T @ centred
         return stats
