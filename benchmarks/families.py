@@ -72,8 +72,10 @@ FAMILIES: dict[str, tuple[str | None, dict[str, Any]]] = {
         "data": DATA, "optim": {"default": {"name": "adam", "lr": 1.0e-3},
                                 "critic": {"name": "adam", "lr": 2.0e-4, "betas": [0.5, 0.999]}}}),
     "ali": (None, {
+        # Batch norm in the decoder as in ALI's generator: without it the decoder collapsed to a
+        # constant black image within 300 steps (dead ReLUs under a winning critic).
         "model": {"name": "ali", "latent_dim": 32, "encoder": "gaussian", "net": "conv", "hidden": 32,
-                  "output": "sigmoid", "generator_loss": "swap",
+                  "output": "sigmoid", "generator_loss": "swap", "decoder_norm": "batch",
                   "critic": {"objective": "nonsaturating", "hidden": 256, "depth": 2}},
         "data": DATA, "optim": {"default": {"name": "adam", "lr": 1.0e-4, "betas": [0.5, 0.999]}}}),
 }

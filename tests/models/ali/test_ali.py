@@ -102,7 +102,21 @@ def test_constraints_on_joint_pairs(critic):
         assert all(torch.isfinite(p.grad).all() for p in params if p.grad is not None)
 
 
+@pytest.mark.parametrize("net,shape", [("mlp", (2,)), ("conv", (1, 8, 8))])
+def test_decoder_norm(net, shape):
+    """Batch norm goes into the decoder only (the critic must not mix the examples it scores)."""
+    model = tiny(shape=shape, net=net, decoder_norm="batch")
+    assert any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.decoder.modules())
+    for part in (model.encoder, model.adversary):
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in part.modules())
+    plain = tiny(shape=shape, net=net)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+    assert model.sample(4).shape == (4, *shape)
+
+
 def test_bad_options():
+    with pytest.raises(ConfigError, match="model.decoder_norm"):
+        ALI.Config(decoder_norm="group")
     with pytest.raises(ConfigError, match="model.encoder"):
         ALI.Config(encoder="flow")
     with pytest.raises(ConfigError, match="model.generator_loss"):

@@ -18,6 +18,7 @@ from genlab.core.protocol import DataSpec, Model
 from genlab.models.aae.adversary import Adversary, AdversaryConfig
 from genlab.models.aae.nets import NETS
 from genlab.models.gan.latents import PRIORS, sample_prior
+from genlab.nets.norm import NORMS
 
 
 @dataclass
@@ -29,6 +30,10 @@ class AdversarialAutoencoderConfig:
     net: str = "mlp"  # mlp | conv (encoder and decoder)
     hidden: int = 256  # MLP width, or the conv nets' base channel count
     depth: int = 2  # MLP hidden layers
+    # Normalisation in the decoder: none | batch | layer. Adversarially trained ReLU decoders
+    # without it can die into a constant output (measured: ALI on Fashion-MNIST); the ALI and
+    # BiGAN generators use batch norm.
+    decoder_norm: str = "none"
     critic: AdversaryConfig = field(default_factory=AdversaryConfig)
 
     def __post_init__(self) -> None:
@@ -36,6 +41,7 @@ class AdversarialAutoencoderConfig:
             check_int(f"model.{name}", getattr(self, name), low)
         choice(self.prior, PRIORS, "model.prior")
         choice(self.net, NETS, "model.net")
+        choice(self.decoder_norm, NORMS, "model.decoder_norm")
 
 
 class AdversarialAutoencoder(Model):

@@ -49,7 +49,7 @@ class AAE(AdversarialAutoencoder):
         reconstruction: str = "squared_error"  # squared_error | bernoulli (decoder gives logits)
         schedule: str = "phased"  # phased | joint
         adversarial_weight: float = 1.0  # weight of the encoder's generator loss
-        # inherited: latent_dim (8), prior, net, hidden, depth, critic (the critic on codes)
+        # inherited: latent_dim (8), prior, net, hidden, depth, decoder_norm, critic (on codes)
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -62,7 +62,7 @@ class AAE(AdversarialAutoencoder):
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         super().__init__(cfg, spec)
         self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, cfg.latent_dim, cfg.latent_dim,
-                                                       cfg.hidden, cfg.depth)
+                                                       cfg.hidden, cfg.depth, norm=cfg.decoder_norm)
         c = cfg.critic
         self.adversary = Adversary(c, mlp_critic((cfg.latent_dim,), c.hidden, c.depth, c.norm))
         self.reconstruction = RECONSTRUCTIONS[cfg.reconstruction]()

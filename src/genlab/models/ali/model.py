@@ -62,7 +62,7 @@ class ALI(AdversarialAutoencoder):
         encoder: str = "gaussian"  # gaussian (ALI) | deterministic (BiGAN)
         output: str = "none"  # decoder output activation: none | tanh | sigmoid
         generator_loss: str = "swap"  # swap | vi
-        # inherited: prior, net, hidden, depth, critic (the joint critic)
+        # inherited: prior, net, hidden, depth, decoder_norm, critic (the joint critic)
 
         def __post_init__(self) -> None:
             super().__post_init__()
@@ -76,7 +76,8 @@ class ALI(AdversarialAutoencoder):
         super().__init__(cfg, spec)
         width, self._posterior = ENCODERS[cfg.encoder]
         self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, width * cfg.latent_dim,
-                                                       cfg.latent_dim, cfg.hidden, cfg.depth, cfg.output)
+                                                       cfg.latent_dim, cfg.hidden, cfg.depth, cfg.output,
+                                                       cfg.decoder_norm)
         c = cfg.critic
         joint = (math.prod(self.shape) + cfg.latent_dim,)
         self.adversary = Adversary(c, mlp_critic(joint, c.hidden, c.depth, c.norm))
