@@ -239,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         args.probe_steps = 3
     if not 0 < args.vq_split < 1:
         ap.error("--vq-split must lie in (0, 1)")
+    if not args.seconds > 0:
+        ap.error("--seconds must be > 0")
+    for flag in ("n_eval", "n_test", "importance_samples", "probe_steps", "threads"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} must be >= 1")
     names = ORDER if not args.only else args.only.split(",")
     for name in names:
         if name not in ORDER:

@@ -123,3 +123,11 @@ def test_eval_run_honours_n_real(tmp_path):
     assert cli.main(argv) == 0
     samples = json.loads(out.read_text())["samples"]
     assert (samples["n_real"], samples["n_fake"]) == (50, 50)
+    # the Python API refuses counts below one instead of falling back to the defaults
+    from genlab.eval.evaluate import evaluate
+    from genlab.runs import load_run
+
+    run = load_run(tmp_path / "run", "cpu")
+    for bad in ({"n_real": 0}, {"n_real": -5}, {"n_samples": 0}, {"n_real": 2.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            evaluate(run.model, run.dataset, run.pixels, run.cfg.eval, "cpu", probe=False, **bad)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from genlab.config import EvalConfig
+from genlab.core.checks import check_int
 from genlab.core.protocol import DensityModel, Encoder, Model, Sampler
 from genlab.core.rng import isolated_rng
 from genlab.data import Dataset, Pixels
@@ -81,6 +82,9 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
     (default: the test split, at most 10k) in the dataset's feature-network space (and Inception's,
     if given); toys: 2500 samples (VEEGAN/PacGAN protocol).
     """
+    for name, value in (("n_samples", n_samples), ("n_real", n_real)):
+        if value is not None:
+            check_int(name, value, 1)
     if dataset.is_image and pixels is None:
         raise ValueError("image datasets need their Pixels transform")
     if dataset.is_image and feature_net_for(dataset) is None and inception is None:

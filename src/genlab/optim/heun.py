@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.optim.wrapper import Closure, by_device_and_dtype
+from genlab.optim.wrapper import Closure, by_device_and_dtype, scratch_like
 
 
 class Heun(Optimizer):
@@ -41,7 +41,7 @@ class Heun(Optimizer):
                 lr = group["lr"]
                 params = [p for p in group["params"] if p.grad is not None]
                 for p in params:
-                    half = self._buffer(p)
+                    half = scratch_like(self, p)
                     torch.add(p, p.grad, alpha=-0.5 * lr, out=half)
                     first.append((p, half, lr))
                 for batch in by_device_and_dtype(params):
@@ -55,11 +55,3 @@ class Heun(Optimizer):
                 else:
                     torch.add(half, p.grad, alpha=-0.5 * lr, out=p)  # p - lr/2 g(p) - lr/2 g(p~)
         return loss
-
-    def _buffer(self, p: torch.Tensor) -> torch.Tensor:
-        """A buffer for p kept between steps, so that no step allocates one (not checkpointed)."""
-        buffers = self.__dict__.setdefault("_half_steps", {})  # Optimizer.__getstate__ drops it
-        buf = buffers.get(p)
-        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
-            buf = buffers[p] = torch.empty_like(p)
-        return buf

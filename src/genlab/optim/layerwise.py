@@ -11,7 +11,14 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.optim.wrapper import Closure, OptimizerWrapper, ParamFilter, by_device_and_dtype, is_vector_like
+from genlab.optim.wrapper import (
+    Closure,
+    OptimizerWrapper,
+    ParamFilter,
+    by_device_and_dtype,
+    is_vector_like,
+    scratch_like,
+)
 
 
 class LayerwiseAdaptation(OptimizerWrapper):
@@ -36,7 +43,6 @@ class LayerwiseAdaptation(OptimizerWrapper):
             raise ValueError(f"eps must be >= 0, got {eps!r}")
         super().__init__(base)
         self.exclude, self.max_weight_norm, self.eps = exclude, max_weight_norm, float(eps)
-        self._before: dict[torch.Tensor, torch.Tensor] = {}
 
     def _extra_state(self) -> dict[str, Any]:
         return {"max_weight_norm": self.max_weight_norm, "eps": self.eps}
@@ -48,19 +54,12 @@ class LayerwiseAdaptation(OptimizerWrapper):
         return [p for p in self._params()
                 if p.grad is not None and not (self.exclude is not None and self.exclude(p))]
 
-    def _old(self, p: torch.Tensor) -> torch.Tensor:
-        """A buffer kept between steps for p's value before the base step (not checkpointed)."""
-        old = self._before.get(p)
-        if old is None or old.shape != p.shape or old.dtype != p.dtype or old.device != p.device:
-            old = self._before[p] = torch.empty_like(p)
-        return old
-
     def step(self, closure: Closure | None = None) -> Any:
         batches: list[tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]] = []
 
         def snapshot() -> None:
             for params in by_device_and_dtype(self._adapted()):
-                olds = [self._old(p) for p in params]
+                olds = [scratch_like(self, p) for p in params]  # p before the base step
                 norms = torch.stack(torch._foreach_norm(params))
                 torch._foreach_copy_(olds, params)
                 batches.append((params, olds, norms))

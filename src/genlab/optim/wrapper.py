@@ -30,6 +30,19 @@ def by_device_and_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]
     return list(batches.values())
 
 
+def scratch_like(opt: Optimizer, p: torch.Tensor) -> torch.Tensor:
+    """An uninitialised tensor like `p`, kept on `opt` between steps so that no step allocates one.
+
+    Scratch space only (every step overwrites it before reading), so it is in no state dict; it lives
+    in `opt.__dict__` directly because `Optimizer.__getstate__` keeps only defaults, state and groups.
+    """
+    buffers: dict[torch.Tensor, torch.Tensor] = opt.__dict__.setdefault("_scratch", {})
+    buf = buffers.get(p)
+    if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or buf.device != p.device:
+        buf = buffers[p] = torch.empty_like(p)
+    return buf
+
+
 class OptimizerWrapper(Optimizer):
     """A `torch.optim.Optimizer` that delegates to `base` and shares its `param_groups` list.
 

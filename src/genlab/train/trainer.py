@@ -277,6 +277,8 @@ class Trainer:
                                  f"{', '.join(self.groups)}")
             params = [p for g in groups for p in self.groups[g]]
             self._update_params[groups] = params
+            # requires_grad is read once, here: a parameter of another group unfrozen later only gets
+            # gradients from this update's plain backward, which its own update clears before use.
             trainable = {id(p) for p in self.model.parameters() if p.requires_grad}
             if trainable <= {id(p) for p in params}:
                 self._covers_all.add(groups)

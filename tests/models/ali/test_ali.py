@@ -14,6 +14,7 @@ from genlab.models import StepContext
 from genlab.models.aae import AdversaryConfig
 from genlab.models.ali import ALI, GENERATOR_LOSSES
 from genlab.models.gan.objectives import build_objective
+from genlab.nets import ConvDecoder, MLPGenerator
 
 
 def tiny(shape=(2,), **options):
@@ -111,6 +112,9 @@ def test_decoder_norm(net, shape):
         assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in part.modules())
     plain = tiny(shape=shape, net=net)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+    # "none" keeps the parameter names of decoders built before the option existed (old checkpoints)
+    before = {"mlp": lambda: MLPGenerator(2, shape, 16, 1), "conv": lambda: ConvDecoder(2, shape, 16)}[net]()
+    assert plain.decoder.state_dict().keys() == before.state_dict().keys()
     assert model.sample(4).shape == (4, *shape)
 
 

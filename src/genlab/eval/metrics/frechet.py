@@ -43,27 +43,22 @@ class FeatureStats:
     def of(cls, features: Tensor) -> FeatureStats:
         """Statistics of one (N, d) feature tensor."""
         given = torch.as_tensor(features)
-        f = feature_matrix(given, check_finite=False)  # checked through the mean in _of_matrix
-        return cls._of_matrix(f, owned=f.data_ptr() != given.data_ptr())
-
-    def update(self, features: Tensor) -> FeatureStats:
-        """Add a batch of features (N, d); returns self."""
-        given = torch.as_tensor(features)
-        f = feature_matrix(given, check_finite=False)  # checked through the mean in _of_matrix
-        if f.shape[1] != self.dim:
-            raise DataError(f"features have {f.shape[1]} dims, these statistics {self.dim}")
-        return self.merge(self._of_matrix(f, owned=f.data_ptr() != given.data_ptr()))
-
-    @classmethod
-    def _of_matrix(cls, f: Tensor, owned: bool) -> FeatureStats:
-        """Statistics of a checked float64 matrix; centred in place when `f` is our own copy."""
+        f = feature_matrix(given, check_finite=False)  # checked below, through the mean
         stats = cls(f.shape[1])
         stats.n = len(f)
         stats.mean = f.mean(0)
         check_finite_via(stats.mean, f)
-        centred = f.sub_(stats.mean) if owned else f - stats.mean
+        # centred in place when feature_matrix made a copy (the caller's tensor is never changed)
+        centred = f.sub_(stats.mean) if f.data_ptr() != given.data_ptr() else f - stats.mean
         stats.scatter = centred.T @ centred
         return stats
+
+    def update(self, features: Tensor) -> FeatureStats:
+        """Add a batch of features (N, d); returns self."""
+        batch = FeatureStats.of(features)
+        if batch.dim != self.dim:
+            raise DataError(f"features have {batch.dim} dims, these statistics {self.dim}")
+        return self.merge(batch)
 
     def merge(self, other: FeatureStats) -> FeatureStats:
         """Fold the statistics of another, disjoint set into these; returns self."""
