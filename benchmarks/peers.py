@@ -146,6 +146,18 @@ def prdc_comparison(n: int) -> Comparison:
 
 
 # ---------------------------------------------------------------------- models
+def adam_stepper(loss_fn: Callable[[], torch.Tensor], params: list) -> Callable[[], None]:
+    """One Adam step on `loss_fn` per call: the unit both sides of a training-step comparison time."""
+    opt = torch.optim.Adam(params, 1e-5)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        opt.step()
+
+    return step
+
+
 def glow_comparison(size: int, steps: int, hidden: int, batch: int) -> Comparison:
     from flows import normflows_twin
 
@@ -169,18 +181,8 @@ def glow_comparison(size: int, steps: int, hidden: int, batch: int) -> Compariso
     twin.train()
     dims = x[0].numel()
 
-    def stepper(loss_fn: Callable[[], torch.Tensor], params: list) -> Callable[[], None]:
-        opt = torch.optim.Adam(params, 1e-5)
-
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            loss_fn().backward()
-            opt.step()
-
-        return step
-
-    ours = stepper(lambda: -model.log_likelihood(x).mean() / dims, list(model.parameters()))
-    theirs = stepper(lambda: -twin.log_prob(x, None).mean() / dims, list(twin.parameters()))
+    ours = adam_stepper(lambda: -model.log_likelihood(x).mean() / dims, list(model.parameters()))
+    theirs = adam_stepper(lambda: -twin.log_prob(x, None).mean() / dims, list(twin.parameters()))
     return Comparison("glow", ours, theirs, diff, 1e-3,
                       f"Adam step, Glow L=1 K={steps} hidden={hidden}, 1x{size}x{size}, batch {batch}")
 
@@ -329,18 +331,8 @@ def zuko_comparison(name: str, d: int, hidden: int, batch: int) -> Comparison:
     with torch.no_grad():
         diff = float((model.log_likelihood(x).double() - twin().log_prob(x).double()).abs().max())
 
-    def stepper(loss_fn: Callable[[], torch.Tensor], params: list) -> Callable[[], None]:
-        opt = torch.optim.Adam(params, 1e-5)
-
-        def step() -> None:
-            opt.zero_grad(set_to_none=True)
-            loss_fn().backward()
-            opt.step()
-
-        return step
-
-    ours = stepper(lambda: -model.log_likelihood(x).mean(), list(model.parameters()))
-    theirs = stepper(lambda: -twin().log_prob(x).mean(), list(twin.parameters()))
+    ours = adam_stepper(lambda: -model.log_likelihood(x).mean(), list(model.parameters()))
+    theirs = adam_stepper(lambda: -twin().log_prob(x).mean(), list(twin.parameters()))
     layers = len(model.flow.stages[0].layers)
     return Comparison(f"{name} vs zuko", ours, theirs, diff, 1e-3,
                       f"Adam step, {layers} layers, MLP {hidden}x2, {d}-d, batch {batch}")
