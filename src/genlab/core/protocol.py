@@ -50,6 +50,38 @@ class DataSpec:
     def is_image(self) -> bool:
         return self.levels is not None
 
+    def require(self, who: str, *, image: bool = False, vector: bool = False, labelled: bool = False,
+                tokens: bool = False, square: bool = False) -> DataSpec:
+        """This spec if the data is what `who` (e.g. "model.net=conv") needs, else a one-line ConfigError.
+
+        `image`: (C, H, W) pixel data; `vector`: (D,) data; `labelled`: >= 2 classes; `tokens`: a
+        vocabulary; `square`: H == W.
+
+        >>> DataSpec((2,)).require("model.net=conv", image=True)
+        Traceback (most recent call last):
+          ...
+        genlab.core.errors.ConfigError: model.net=conv needs image data (C, H, W), got example shape (2,)
+        """
+        from genlab.core.errors import ConfigError
+
+        needs = []
+        if image and (len(self.shape) != 3 or not self.is_image):
+            needs.append("image data (C, H, W)")
+        if vector and len(self.shape) != 1:
+            needs.append("vector data (D,)")
+        if square and (len(self.shape) != 3 or self.shape[1] != self.shape[2]):
+            needs.append("square images")
+        if labelled and (self.n_classes is None or self.n_classes < 2):
+            needs.append("labelled data with >= 2 classes")
+        if tokens and self.vocab_size is None:
+            needs.append("token data")
+        if needs:
+            got = f"example shape {self.shape}"
+            if labelled:
+                got += f", n_classes {self.n_classes}"
+            raise ConfigError(f"{who} needs {' and '.join(needs)}, got {got}")
+        return self
+
     @classmethod
     def coerce(cls, spec: DataSpec | tuple[int, ...]) -> DataSpec:
         """A DataSpec as given, or one built from a bare example shape (vector data)."""

@@ -1,7 +1,10 @@
 """Typed configs from YAML: dataclasses built from plain mappings with every value checked.
 
 `build_dataclass(cls, raw, prefix)` converts each value to its annotated type (unions, tuples,
-lists, dicts, nested dataclasses) and fails with one line naming the key (`prefix` + field).
+lists, dicts, `Literal` choices, nested dataclasses) and fails with one line naming the key (`prefix` +
+field). Choices are `Literal[...]` annotations, so a bad option fails here, when the config is built,
+before any data is loaded; ranges are checked by the dataclass's `__post_init__` with
+`genlab.core.checks.check_range` / `check_int`, which raise `ConfigError` themselves.
 """
 
 from __future__ import annotations
@@ -32,12 +35,10 @@ def build_dataclass(cls: type, raw: Any, prefix: str) -> Any:
     kwargs = {k: coerce(v, hints[k], prefix + k) for k, v in raw.items()}
     try:
         return cls(**kwargs)
+    except ConfigError:  # a range check in __post_init__ names its own key
+        raise
     except (TypeError, ValueError) as err:
-        # A range check in the dataclass's __post_init__ names its own key: keep its line as is.
-        msg = str(err)
-        if prefix and msg.startswith(prefix):
-            raise ConfigError(msg) from None
-        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {msg}") from None
+        raise ConfigError(f"invalid {prefix.rstrip('.') or 'config'}: {err}") from None
 
 
 def coerce(value: Any, tp: Any, key: str) -> Any:
@@ -56,6 +57,11 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         raise errors[0]
     if tp is Any:
         return value
+    if origin is typing.Literal:
+        for option in args:  # YAML may give 1 for "1" or "True" for True: compare as written
+            if value == option or (isinstance(value, (str, int, float)) and str(value) == str(option)):
+                return option
+        raise ConfigError(f"unknown {key} {value!r}; choose one of: {', '.join(map(str, args))}")
     if dataclasses.is_dataclass(tp):
         return build_dataclass(tp, value, key + ".")
     if origin in (tuple, list):
