@@ -86,11 +86,10 @@ def _typed(cls: type, raw: dict[str, Any], prefix: str) -> Any:
     """An options dataclass from raw values; errors name the full key (prefix + option)."""
 
     hints = typing.get_type_hints(cls)
+    values = {k: coerce(v, hints[k], prefix + k) for k, v in raw.items()}  # errors name the full key
     try:
-        return cls(**{k: coerce(v, hints[k], prefix + k) for k, v in raw.items()})
-    except (TypeError, ValueError) as err:
-        if isinstance(err, ConfigError):
-            raise
+        return cls(**values)
+    except (TypeError, ValueError) as err:  # option classes name bare options ("eps must be ...")
         raise ConfigError(f"{prefix}{err}") from None
 
 
