@@ -1,4 +1,7 @@
-"""Bits/dim: one convention for every likelihood model (the IS estimator is `genlab.core.importance`)."""
+"""Bits/dim: one convention for every likelihood model.
+
+The importance-sampled estimator lives in `genlab.distributions.importance_sampling`.
+"""
 
 from __future__ import annotations
 
