@@ -24,7 +24,8 @@ def perturb_logits(logits: Tensor, noise: str | Any = "gumbel", sample_shape: tu
         >>> g = torch.Generator().manual_seed(0)
         >>> perturb_logits(torch.zeros(3), "gumbel", sample_shape=(5,), generator=g).shape
         torch.Size([5, 3])
-        >>> round(perturb_logits(torch.zeros(100_000), "gumbel", generator=g).mean().item(), 2)  # Euler's 0.577
+        >>> noisy = perturb_logits(torch.zeros(100_000), "gumbel", generator=g)
+        >>> round(noisy.mean().item(), 2)  # the Gumbel mean, Euler's constant 0.5772
         0.58
     """
     check_logits(logits)

@@ -138,7 +138,7 @@ def frechet_distance(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
     """Fréchet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2), clamped >= 0.
 
     Example:
-        >>> frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2), 4 * torch.eye(2))  # 2 + 2 * (2 - 1)^2
+        >>> frechet_distance(torch.zeros(2), torch.eye(2), torch.ones(2), 4 * torch.eye(2))  # 2 + 2 (2 - 1)^2
         4.0
     """
     mu1, mu2 = torch.as_tensor(mu1).double(), torch.as_tensor(mu2).double()
