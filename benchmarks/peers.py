@@ -196,8 +196,8 @@ def vae_is_comparison(n: int, k: int) -> Comparison:
     from pythae.models.nn import BaseDecoder, BaseEncoder
 
     from genlab.config import DataConfig
-    from genlab.core.importance import importance_sampled_log_likelihood
     from genlab.data import load_dataset
+    from genlab.distributions.importance_sampling import importance_sampled_log_likelihood
     from genlab.models import MODELS
 
     torch.manual_seed(0)

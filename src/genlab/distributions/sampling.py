@@ -18,7 +18,16 @@ from genlab.distributions.noise import resolve_noise
 
 def perturb_logits(logits: Tensor, noise: str | Any = "gumbel", sample_shape: tuple[int, ...] = (),
                    generator: torch.Generator | None = None) -> Tensor:
-    """logits + i.i.d. noise, shape `sample_shape + logits.shape`, on the device/dtype of `logits`."""
+    """logits + i.i.d. noise, shape `sample_shape + logits.shape`, on the device/dtype of `logits`.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> perturb_logits(torch.zeros(3), "gumbel", sample_shape=(5,), generator=g).shape
+        torch.Size([5, 3])
+        >>> noisy = perturb_logits(torch.zeros(100_000), "gumbel", generator=g)
+        >>> round(noisy.mean().item(), 2)  # the Gumbel mean, Euler's constant 0.5772
+        0.58
+    """
     check_logits(logits)
     law = resolve_noise(noise)
     shape = tuple(sample_shape) + tuple(logits.shape)
@@ -30,5 +39,12 @@ def perturb_logits(logits: Tensor, noise: str | Any = "gumbel", sample_shape: tu
 
 def sample_noise_argmax(logits: Tensor, noise: str | Any = "gaussian", sample_shape: tuple[int, ...] = (),
                         generator: torch.Generator | None = None) -> Tensor:
-    """Category indices argmax(logits + noise), shape `sample_shape + logits.shape[:-1]` (int64)."""
+    """Category indices argmax(logits + noise), shape `sample_shape + logits.shape[:-1]` (int64).
+
+    Example:
+        >>> logits = torch.tensor([2.0, 1.0, 0.0])
+        >>> s = sample_noise_argmax(logits, "gumbel", (100_000,), torch.Generator().manual_seed(0))
+        >>> torch.allclose(torch.bincount(s) / 1e5, logits.softmax(-1), atol=0.01)  # the Gumbel-max trick
+        True
+    """
     return perturb_logits(logits, noise, sample_shape, generator).argmax(dim=-1)

@@ -25,6 +25,11 @@ def primary_aux_weights(gram: Tensor, *, max_iter: int = 1000, tol: float = 1e-1
     The article picks the coordinate with the smallest <g_i, u>, which can stall at a non-optimal
     point; cyclic sweeps do not. Stops when the KKT violation is <= tol * max_i G_ii or after
     `max_iter` sweeps.
+
+    Example:
+        >>> g = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])  # the auxiliary task (row 1) conflicts
+        >>> primary_aux_weights(g @ g.T)
+        tensor([1.0000, 0.5000], dtype=torch.float64)
     """
     _check_solver_args(max_iter, tol)
     G = _host_gram(gram)
@@ -49,7 +54,14 @@ def primary_aux_weights(gram: Tensor, *, max_iter: int = 1000, tol: float = 1e-1
 
 def primary_aux_direction(grads: Tensor | Sequence[Tensor], *, max_iter: int = 1000, tol: float = 1e-10
                           ) -> tuple[Tensor, Tensor]:
-    """(u, w) with u = sum_i w_i g_i; row 0 of `grads` is the primary task, w_0 = 1."""
+    """(u, w) with u = sum_i w_i g_i; row 0 of `grads` is the primary task, w_0 = 1.
+
+    Example:
+        >>> grads = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])
+        >>> u, w = primary_aux_direction(grads)
+        >>> u, float(u @ grads[1])  # the auxiliary loss no longer increases along -u
+        (tensor([0.5000, 0.5000]), 0.0)
+    """
     M = grad_matrix(grads)
     M64 = M.detach().double()
     w = primary_aux_weights(M64 @ M64.T, max_iter=max_iter, tol=tol).to(M)
@@ -57,7 +69,15 @@ def primary_aux_direction(grads: Tensor | Sequence[Tensor], *, max_iter: int = 1
 
 
 class PrimaryAuxWeighting(LossWeighting):
-    """The primary/auxiliary rule as a loss weighting: weight 1 on `primary`, lam_i >= 0 on the others."""
+    """The primary/auxiliary rule as a loss weighting: weight 1 on `primary`, lam_i >= 0 on the others.
+
+    Example:
+        >>> p = torch.tensor([1.0, 1.0], requires_grad=True)
+        >>> rule = PrimaryAuxWeighting("main", params=[p])
+        >>> loss = rule({"main": p[0], "aux": p[1] - p[0]})  # gradients (1, 0) and (-1, 1)
+        >>> {k: float(v) for k, v in rule.last_weights.items()}
+        {'main': 1.0, 'aux': 0.5}
+    """
 
     needs_grads = True
 

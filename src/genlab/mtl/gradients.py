@@ -19,6 +19,12 @@ def task_gradients(losses: Mapping[str, Tensor], params: Sequence[Tensor], *,
     """Row i = flattened dL_i/d(params); a parameter that L_i does not reach contributes zeros.
 
     The graph is kept by default so the caller can still backpropagate the weighted loss.
+
+    Example:
+        >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> task_gradients({"square": (w**2).sum(), "sum": w.sum()}, [w])
+        tensor([[2., 4.],
+                [1., 1.]])
     """
     stack_losses(losses)
     params = list(params)
@@ -33,7 +39,13 @@ def task_gradients(losses: Mapping[str, Tensor], params: Sequence[Tensor], *,
 
 
 def grad_matrix(grads: Tensor | Sequence[Tensor], n_tasks: int | None = None) -> Tensor:
-    """Accept a [T, P] tensor or a list of T flat [P] tensors; return the [T, P] matrix."""
+    """Accept a [T, P] tensor or a list of T flat [P] tensors; return the [T, P] matrix.
+
+    Example:
+        >>> grad_matrix([torch.ones(3), torch.zeros(3)], n_tasks=2)
+        tensor([[1., 1., 1.],
+                [0., 0., 0.]])
+    """
     if isinstance(grads, Tensor):
         if grads.dim() != 2 or grads.shape[0] == 0:
             raise ValueError(f"grads must be a [T, P] matrix with T >= 1, got shape {tuple(grads.shape)}")
@@ -52,7 +64,14 @@ def grad_matrix(grads: Tensor | Sequence[Tensor], n_tasks: int | None = None) ->
 
 
 def write_flat_grad(params: Sequence[Tensor], flat: Tensor) -> None:
-    """Store a flat direction (e.g. a solver's output) into `p.grad`, replacing what was there."""
+    """Store a flat direction (e.g. a solver's output) into `p.grad`, replacing what was there.
+
+    Example:
+        >>> w, b = torch.zeros(2, 2, requires_grad=True), torch.zeros(1, requires_grad=True)
+        >>> write_flat_grad([w, b], torch.arange(5.0))
+        >>> w.grad, b.grad
+        (tensor([[0., 1.], [2., 3.]]), tensor([4.]))
+    """
     params = list(params)
     total = sum(p.numel() for p in params)
     if flat.dim() != 1 or flat.numel() != total:

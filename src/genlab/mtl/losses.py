@@ -9,7 +9,12 @@ from torch import Tensor
 
 
 def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
-    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept)."""
+    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept).
+
+    Example:
+        >>> stack_losses({"a": torch.tensor(1.0), "b": torch.tensor([2.0])})
+        (['a', 'b'], tensor([1., 2.]))
+    """
     if not isinstance(losses, Mapping):
         raise TypeError(f"losses must be a mapping name -> scalar tensor, got {type(losses).__name__}")
     if not losses:

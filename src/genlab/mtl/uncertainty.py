@@ -16,7 +16,15 @@ from genlab.mtl.losses import stack_losses
 
 
 class UncertaintyWeighting(nn.Module):
-    """Combined loss with one trainable log-variance per task; add its parameters to the optimizer."""
+    """Combined loss with one trainable log-variance per task; add its parameters to the optimizer.
+
+    Example:
+        >>> rule = UncertaintyWeighting(["depth", "label"], classification=["label"])
+        >>> rule({"depth": torch.tensor(2.0), "label": torch.tensor(1.0)}).item()  # log-variances start at 0
+        2.0
+        >>> {k: float(v) for k, v in rule.last_weights.items()}
+        {'depth': 0.5, 'label': 1.0}
+    """
 
     def __init__(self, names: Sequence[str], classification: Collection[str] = (),
                  init_log_var: float = 0.0) -> None:

@@ -24,6 +24,13 @@ class LossWeighting:
 
     A rule with `needs_grads = True` uses per-task gradients: pass `grads` (e.g. from `task_gradients`,
     all-reduced under DDP) or give the rule the shared `params` to differentiate against itself.
+
+    Example:
+        >>> class Halves(LossWeighting):
+        ...     def _weights(self, names, values, grads):
+        ...         return torch.full_like(values, 0.5)
+        >>> float(Halves()({"a": torch.tensor(2.0), "b": torch.tensor(4.0)}))
+        3.0
     """
 
     needs_grads: bool = False
@@ -84,7 +91,13 @@ def _lookup(table: Mapping[str, Any], names: list[str], what: str) -> list[Any]:
 
 
 class FixedWeighting(LossWeighting):
-    """Constant weights w_i >= 0 per name; `None` means equal weights 1/T."""
+    """Constant weights w_i >= 0 per name; `None` means equal weights 1/T.
+
+    Example:
+        >>> rule = FixedWeighting({"a": 1.0, "b": 0.1})
+        >>> float(rule({"a": torch.tensor(2.0), "b": torch.tensor(10.0)}))
+        3.0
+    """
 
     def __init__(self, weights: Mapping[str, float] | None = None) -> None:
         super().__init__()
@@ -101,7 +114,13 @@ class FixedWeighting(LossWeighting):
 
 
 class PriorLossWeighting(LossWeighting):
-    """w_i = 1 / L_i^prior with user-given priors (e.g. label entropy or label variance); scale-invariant."""
+    """w_i = 1 / L_i^prior with user-given priors (e.g. label entropy or label variance); scale-invariant.
+
+    Example:
+        >>> rule = PriorLossWeighting({"a": 2.0, "b": 0.5})
+        >>> float(rule({"a": torch.tensor(2.0), "b": torch.tensor(1.0)}))  # 2 / 2 + 1 / 0.5
+        3.0
+    """
 
     def __init__(self, priors: Mapping[str, float]) -> None:
         super().__init__()
@@ -112,7 +131,15 @@ class PriorLossWeighting(LossWeighting):
 
 
 class InitialLossWeighting(LossWeighting):
-    """w_i = 1 / L_i at the first call that sees task i; the remembered losses are the state."""
+    """w_i = 1 / L_i at the first call that sees task i; the remembered losses are the state.
+
+    Example:
+        >>> rule = InitialLossWeighting()
+        >>> float(rule({"a": torch.tensor(4.0), "b": torch.tensor(0.5)}))  # first call: each loss counts 1
+        2.0
+        >>> float(rule({"a": torch.tensor(2.0), "b": torch.tensor(0.25)}))  # both halved
+        1.0
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +168,13 @@ class RealtimeWeighting(LossWeighting):
     """w_i = 1 / sg(L_i): the value is always T, the gradient is that of sum_i log L_i.
 
     Same direction as the geometric mean (prod L_i)^(1/T). Losses must be positive (clamped at `eps`).
+
+    Example:
+        >>> x = torch.tensor([2.0, 0.5], requires_grad=True)
+        >>> loss = RealtimeWeighting()({"a": x[0], "b": x[1]})
+        >>> loss.backward()
+        >>> loss.item(), x.grad  # value T = 2, gradient of log L_a + log L_b
+        (2.0, tensor([0.5000, 2.0000]))
     """
 
     def __init__(self, eps: float = 1e-8) -> None:
@@ -159,6 +193,13 @@ class PowerMeanWeighting(LossWeighting):
     M is homogeneous of degree 1, so sum_i (dM/dL_i) L_i = M: with w_i = dM/dL_i = (L_i / M)^(gamma-1) / T
     the weighted sum has M's value and gradient. gamma = 1 arithmetic, 0 geometric, +inf max, -inf min.
     Losses must be positive (clamped at `eps`); computed in log space so large |gamma| does not overflow.
+
+    Example:
+        >>> losses = {"a": torch.tensor(1.0), "b": torch.tensor(4.0)}
+        >>> float(PowerMeanWeighting(0.0)(losses)), float(PowerMeanWeighting(1.0)(losses))  # geometric, mean
+        (2.0, 2.5)
+        >>> float(PowerMeanWeighting(float("inf"))(losses))
+        4.0
     """
 
     def __init__(self, gamma: float, eps: float = 1e-8) -> None:
@@ -184,6 +225,13 @@ class GradNormalizedWeighting(LossWeighting):
     """w_i = 1 / (||grad L_i|| + eps): sums unit-norm task gradients; scale- and shift-invariant.
 
     Norms are taken over the given shared parameters (`grads` rows or `params`), a design choice.
+
+    Example:
+        >>> w = torch.tensor([1.0, 1.0], requires_grad=True)
+        >>> rule = GradNormalizedWeighting(params=[w])
+        >>> loss = rule({"a": 3 * w[0] + 4 * w[1], "b": w[0]})  # gradient norms 5 and 1
+        >>> {k: round(float(v), 4) for k, v in rule.last_weights.items()}
+        {'a': 0.2, 'b': 1.0}
     """
 
     needs_grads = True

@@ -27,7 +27,13 @@ LEGACY_KEYS = frozenset({"name", "lr", "betas", "eps", "weight_decay", "momentum
 
 @dataclass
 class Choice:
-    """A registered entry by name and an instance of its options dataclass (None: the defaults)."""
+    """A registered entry by name and an instance of its options dataclass (None: the defaults).
+
+    Example:
+        >>> cfg = OptimConfig("adam", wrappers=[Choice("lookahead")])  # None: the wrapper's default options
+        >>> cfg.wrappers[0].options
+        LookaheadOptions(k=5, alpha=0.5)
+    """
 
     name: str
     options: Any = None
@@ -48,6 +54,15 @@ class OptimConfig:
     """One optimizer (plus wrappers, schedule, clipping and EMA) for one parameter group.
 
     Options of the optimizer and schedule are also readable as attributes (`cfg.betas`).
+
+    Example:
+        >>> cfg = OptimConfig("adam", lr=1e-3, schedule="cosine")
+        >>> cfg.betas, cfg.min_lr_ratio  # options of the optimizer and of the schedule
+        ((0.9, 0.999), 0.0)
+        >>> OptimConfig("adam", lr=0.0)
+        Traceback (most recent call last):
+            ...
+        genlab.core.errors.ConfigError: lr must be a finite number in (0, inf), got 0.0
     """
 
     name: str = "adam"
@@ -129,7 +144,12 @@ def _upgrade_flat(raw: dict[str, Any]) -> None:
 
 def inherit(default_raw: dict[str, Any], group_raw: dict[str, Any]) -> dict[str, Any]:
     """A group's raw mapping on top of the default's; a different optimizer (schedule) in the group
-    drops the default's options of the other optimizer (schedule) instead of inheriting them."""
+    drops the default's options of the other optimizer (schedule) instead of inheriting them.
+
+    Example:
+        >>> inherit({"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9]}, {"name": "sgd", "momentum": 0.9})
+        {'name': 'sgd', 'lr': 0.001, 'momentum': 0.9}
+    """
     merged = {**default_raw, **group_raw}
     for key, registry, fallback in (("name", OPTIMIZERS, "adam"), ("schedule", SCHEDULES, "constant")):
         parent = str(default_raw.get(key, fallback))
@@ -143,6 +163,12 @@ def replace_choice(group_raw: dict[str, Any], key: str, value: Any) -> None:
     """Set a raw group's `name` or `schedule` (an override), dropping options only the old choice took.
 
     So `optim.default.schedule=constant` on a cosine preset does not trip over its min_lr_ratio.
+
+    Example:
+        >>> raw = {"name": "adam", "schedule": "cosine", "min_lr_ratio": 0.1}
+        >>> replace_choice(raw, "schedule", "constant")
+        >>> raw
+        {'name': 'adam', 'schedule': 'constant'}
     """
     registry, fallback = (OPTIMIZERS, "adam") if key == "name" else (SCHEDULES, "constant")
     old, new = str(group_raw.get(key, fallback)), str(value)
@@ -153,7 +179,16 @@ def replace_choice(group_raw: dict[str, Any], key: str, value: Any) -> None:
 
 
 def optim_from_dict(raw: dict[str, Any], prefix: str = "optim.default.") -> OptimConfig:
-    """Parse one group's flat mapping; ConfigError names the offending key and the valid ones."""
+    """Parse one group's flat mapping; ConfigError names the offending key and the valid ones.
+
+    Example:
+        >>> optim_from_dict({"name": "sgd", "lr": 0.1, "momentum": 0.9}).options
+        SGDOptions(momentum=0.9, nesterov=False, weight_decay=0.0)
+        >>> optim_from_dict({"name": "adam", "momentum": 0.9})
+        Traceback (most recent call last):
+            ...
+        genlab.core.errors.ConfigError: optim.default.momentum is not an option of optimizer adam ...
+    """
 
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.')} must be a mapping of optimizer options, got {raw!r}")
@@ -201,7 +236,13 @@ def _wrapper_from_dict(raw: Any, prefix: str) -> Choice:
 
 
 def optim_to_dict(cfg: OptimConfig) -> dict[str, Any]:
-    """The flat mapping `optim_from_dict` reads back to an equal OptimConfig."""
+    """The flat mapping `optim_from_dict` reads back to an equal OptimConfig.
+
+    Example:
+        >>> cfg = OptimConfig("sgd", lr=0.1, schedule="warmup", wrappers=[Choice("lookahead")])
+        >>> optim_to_dict(cfg)["momentum"], optim_from_dict(optim_to_dict(cfg)) == cfg
+        (0.0, True)
+    """
     out: dict[str, Any] = {"name": cfg.name, "lr": cfg.lr, **dataclasses.asdict(cfg.options),
                            "schedule": cfg.schedule, **dataclasses.asdict(cfg.schedule_options)}
     out["wrappers"] = [{"name": w.name, **dataclasses.asdict(w.options)} for w in cfg.wrappers]

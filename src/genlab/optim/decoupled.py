@@ -21,6 +21,18 @@ class DecoupledWeightDecay(OptimizerWrapper):
     parameter, as `torch.optim.AdamW` does, so wrapping `Adam` reproduces `AdamW`. Only parameters
     that have a gradient are decayed; `exclude(p) -> True` skips a parameter (e.g. `is_vector_like`
     for biases and norm gains). Keep the base's own (coupled, L2) `weight_decay` at 0.
+
+    Example:
+        Wrapping Adam reproduces AdamW:
+
+        >>> a = torch.tensor([1.0, -2.0], requires_grad=True)
+        >>> b = a.detach().clone().requires_grad_()
+        >>> opt_a = DecoupledWeightDecay(torch.optim.Adam([a], lr=0.1), weight_decay=0.5)
+        >>> opt_b = torch.optim.AdamW([b], lr=0.1, weight_decay=0.5)
+        >>> for p, opt in ((a, opt_a), (b, opt_b)):
+        ...     (p**2).sum().backward(); opt.step()
+        >>> torch.allclose(a, b)
+        True
     """
 
     def __init__(self, base: Optimizer, weight_decay: float = 1e-2,

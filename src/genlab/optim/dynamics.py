@@ -19,7 +19,13 @@ Nesterov = Literal["standard", "half"] | None
 
 
 def damped_to_momentum(gamma: float, lam: float) -> tuple[float, float]:
-    """(time step gamma, friction lam) -> (lr, beta) of the leapfrog discretisation."""
+    """(time step gamma, friction lam) -> (lr, beta) of the leapfrog discretisation.
+
+    Example:
+        >>> lr, beta = damped_to_momentum(gamma=0.1, lam=2.0)  # gamma^2 / 1.1 and 0.9 / 1.1
+        >>> round(lr, 6), round(beta, 6)
+        (0.009091, 0.818182)
+    """
     if not gamma > 0.0:
         raise ValueError(f"gamma must be > 0, got {gamma!r}")
     if not 0.0 <= lam * gamma < 2.0:
@@ -29,7 +35,13 @@ def damped_to_momentum(gamma: float, lam: float) -> tuple[float, float]:
 
 
 def momentum_to_damped(lr: float, beta: float) -> tuple[float, float]:
-    """(lr, beta) -> (gamma, lam); the inverse of `damped_to_momentum`."""
+    """(lr, beta) -> (gamma, lam); the inverse of `damped_to_momentum`.
+
+    Example:
+        >>> gamma, lam = momentum_to_damped(lr=0.01, beta=0.9)
+        >>> [round(v, 6) for v in damped_to_momentum(gamma, lam)]  # the round trip
+        [0.01, 0.9]
+    """
     if not lr > 0.0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if not 0.0 < beta <= 1.0:
@@ -42,6 +54,10 @@ def momentum_for_lr_decay(beta: float, r: float) -> float:
     """Momentum that keeps the friction about fixed when lr is scaled by r: 1 - (1 - beta) sqrt(r).
 
     From the article's approximation beta ~ 1 - lam * sqrt(lr), valid for small lr.
+
+    Example:
+        >>> round(momentum_for_lr_decay(0.9, r=0.25), 6)  # lr / 4: 1 - 0.1 * sqrt(1/4)
+        0.95
     """
     if not 0.0 < beta <= 1.0:
         raise ValueError(f"beta must be in (0, 1], got {beta!r}")
@@ -58,6 +74,18 @@ class DampedDynamicsSGD(Optimizer):
     "half": the article's look-ahead by beta/2, X = x + beta v / 2, X <- X + (1+beta)/2 v - lr/2 g.
     Groups hold `lr` and `momentum` (so LR schedulers work); only the new gradient is scaled by the
     current lr, unlike torch SGD whose whole buffer is; both agree while lr is constant.
+
+    Example:
+        nesterov="standard" takes the same steps as torch's Nesterov SGD:
+
+        >>> a = torch.tensor([1.0, -2.0], requires_grad=True)
+        >>> b = a.detach().clone().requires_grad_()
+        >>> opts = [(a, DampedDynamicsSGD.from_momentum([a], lr=0.1, momentum=0.9, nesterov="standard")),
+        ...         (b, torch.optim.SGD([b], lr=0.1, momentum=0.9, nesterov=True))]
+        >>> for p, opt in opts * 3:
+        ...     opt.zero_grad(); (p**2).sum().backward(); opt.step()
+        >>> torch.allclose(a, b)
+        True
     """
 
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], gamma: float, lam: float,

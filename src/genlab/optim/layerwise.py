@@ -33,6 +33,15 @@ class LayerwiseAdaptation(OptimizerWrapper):
     ulp(p) / ||d|| relative; use float64 to compare against a fused implementation tightly.
     Cost: the base step plus about five passes over the adapted tensors (batched `torch._foreach_*`
     calls), and memory for one copy of them, kept between steps so that no step allocates it.
+
+    Example:
+        The step length becomes lr * ||w|| (here 0.1 * 5) whatever the gradient's size:
+
+        >>> w = torch.tensor([[3.0, 4.0]], requires_grad=True)
+        >>> opt = LayerwiseAdaptation(torch.optim.SGD([w], lr=0.1))
+        >>> (w * torch.tensor([[0.01, 0.0]])).sum().backward(); opt.step()
+        >>> w.detach()
+        tensor([[2.5000, 4.0000]])
     """
 
     def __init__(self, base: Optimizer, exclude: ParamFilter | None = is_vector_like,

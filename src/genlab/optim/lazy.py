@@ -29,6 +29,15 @@ class LazyRows(OptimizerWrapper):
     rank is updated on all ranks. Coupled L2 in the base makes every gradient row non-zero (use
     `DecoupledWeightDecay` outside this wrapper to decay all rows, inside it to decay touched rows only).
     Memory: one copy of each lazy tensor and of its row-shaped state during the step.
+
+    Example:
+        >>> emb = torch.nn.Embedding(4, 2)
+        >>> opt = LazyRows(torch.optim.Adam(emb.parameters(), lr=0.1))
+        >>> emb(torch.tensor([1])).sum().backward(); opt.step(); opt.zero_grad()
+        >>> before = emb.weight.detach().clone()
+        >>> emb(torch.tensor([2])).sum().backward(); opt.step()
+        >>> (emb.weight != before).any(dim=1)  # plain Adam would move row 1 too (momentum)
+        tensor([False, False,  True, False])
     """
 
     def __init__(self, base: Optimizer, params: Iterable[torch.Tensor] | None = None,

@@ -14,6 +14,15 @@ from torch import nn
 
 
 class ParamSet(TypedDict, total=False):
+    """Parameters sharing one weight decay and lr scale within a group (`params` is required).
+
+    Example:
+        >>> lin = nn.Linear(3, 2)
+        >>> sets: list[ParamSet] = [{"params": [lin.weight]}, {"params": [lin.bias], "lr_scale": 0.1}]
+        >>> [group["lr"] for group in torch_param_groups(sets, lr=1.0, has_weight_decay=True)]
+        [1.0, 0.1]
+    """
+
     params: list[nn.Parameter]  # required
     weight_decay: float | None  # None: the optimizer's own weight_decay
     lr_scale: float  # the set's lr = lr_scale * the group's (scheduled) lr; default 1
@@ -32,7 +41,13 @@ def _is_sets(value: GroupValue) -> bool:
 
 
 def flat_params(value: GroupValue) -> list[nn.Parameter]:
-    """Every parameter of a group value in order (for EMA, clipping and gradient all-reduce)."""
+    """Every parameter of a group value in order (for EMA, clipping and gradient all-reduce).
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+        >>> [tuple(p.shape) for p in flat_params(no_decay_sets(net))]  # decayed set first
+        [(4, 3), (4,), (4,), (4,)]
+    """
     if _is_sets(value):
         return [p for s in value for p in s["params"]]  # type: ignore[index]
     return list(value)  # type: ignore[arg-type]
@@ -42,6 +57,11 @@ def no_decay_sets(module: nn.Module) -> list[ParamSet]:
     """Trainable parameters split into [others (optimizer's weight_decay), biases + norm weights (0)].
 
     Decaying biases and normalisation gains only shrinks them towards a degenerate 0 scale/offset.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+        >>> [(len(s["params"]), s["weight_decay"]) for s in no_decay_sets(net)]  # weight; 3 vectors
+        [(1, None), (3, 0.0)]
     """
     exempt: dict[int, nn.Parameter] = {}
     for mod in module.modules():
@@ -63,6 +83,12 @@ def torch_param_groups(value: GroupValue, lr: float, has_weight_decay: bool) -> 
     """torch `param_groups` for a group value: lr scaled per set; `no_decay` marks weight_decay=0 sets.
 
     `has_weight_decay`: whether the optimizer takes a weight_decay (others only accept 0 / None).
+
+    Example:
+        >>> lin = nn.Linear(3, 2)
+        >>> groups = torch_param_groups(no_decay_sets(lin), lr=0.1, has_weight_decay=True)
+        >>> [(g["lr"], g.get("weight_decay"), g.get("no_decay")) for g in groups]
+        [(0.1, None, None), (0.1, 0.0, True)]
     """
     sets = value if _is_sets(value) else [{"params": list(value)}]
     groups = []

@@ -17,6 +17,11 @@ def piecewise_linear(knots: dict[int, float]) -> Multiplier:
 
     As in bert4keras' piecewise-linear schedule (https://kexue.fm/archives/7094): a knot (0, 0) is
     added when 0 is missing, so {1000: 1} is a linear warm-up from 0 over 1000 steps.
+
+    Example:
+        >>> f = piecewise_linear({10: 1.0, 20: 0.1})  # warm-up to 1 over 10 steps, then down to 0.1
+        >>> [round(f(t), 2) for t in (0, 5, 10, 15, 30)]
+        [0.0, 0.5, 1.0, 0.55, 0.1]
     """
     pts = sorted({0: 0.0, **{int(k): float(v) for k, v in knots.items()}}.items())
 
@@ -30,18 +35,37 @@ def piecewise_linear(knots: dict[int, float]) -> Multiplier:
 
 
 def linear_warmup(warmup_steps: int) -> Multiplier:
-    """(t + 1) / warmup_steps up to 1: the first step already uses a non-zero rate."""
+    """(t + 1) / warmup_steps up to 1: the first step already uses a non-zero rate.
+
+    Example:
+        >>> [linear_warmup(4)(t) for t in range(5)]
+        [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
     return lambda t: min(1.0, (t + 1) / warmup_steps)
 
 
 @dataclass
 class ConstantOptions:
-    """No options: the configured lr throughout."""
+    """No options: the configured lr throughout.
+
+    Example:
+        >>> constant(ConstantOptions(), total_steps=100) is None  # None: LambdaLR is not needed
+        True
+    """
 
 
 @dataclass
 class WarmupOptions:
-    """Linear warm-up over warmup_steps, then constant (0: constant from the start)."""
+    """Linear warm-up over warmup_steps, then constant (0: constant from the start).
+
+    Example:
+        >>> warmup(WarmupOptions(warmup_steps=4), 100)(1)
+        0.5
+        >>> WarmupOptions(warmup_steps=-1)
+        Traceback (most recent call last):
+            ...
+        genlab.core.errors.ConfigError: warmup_steps must be an integer >= 0, got -1
+    """
 
     warmup_steps: int = 0
 
@@ -54,6 +78,11 @@ class CosineOptions:
     """Linear warm-up, then half a cosine from 1 down to min_lr_ratio at the last step.
 
     Loshchilov & Hutter, SGDR, arXiv:1608.03983 (one cycle, no restarts).
+
+    Example:
+        >>> f = cosine(CosineOptions(min_lr_ratio=0.1), total_steps=10)
+        >>> f(0), round(f(5), 4), f(10)  # 1, halfway 0.55, the floor 0.1
+        (1.0, 0.55, 0.1)
     """
 
     warmup_steps: int = 0
@@ -66,7 +95,12 @@ class CosineOptions:
 
 @dataclass
 class PiecewiseOptions:
-    """{step: multiplier} knots, linear in between (see `piecewise_linear`)."""
+    """{step: multiplier} knots, linear in between (see `piecewise_linear`).
+
+    Example:
+        >>> piecewise(PiecewiseOptions({100: 1.0}), total_steps=1000)(50)
+        0.5
+    """
 
     knots: dict[int, float] = field(default_factory=dict)
 
@@ -80,16 +114,36 @@ class PiecewiseOptions:
 
 @register_schedule("constant", ConstantOptions)
 def constant(o: ConstantOptions, total_steps: int) -> Multiplier | None:
+    """No multiplier: the configured lr at every step.
+
+    Example:
+        >>> constant(ConstantOptions(), total_steps=100) is None
+        True
+    """
     return None
 
 
 @register_schedule("warmup", WarmupOptions)
 def warmup(o: WarmupOptions, total_steps: int) -> Multiplier | None:
+    """The linear warm-up multiplier, or None without warm-up steps.
+
+    Example:
+        >>> f = warmup(WarmupOptions(warmup_steps=2), total_steps=100)
+        >>> [f(t) for t in range(3)], warmup(WarmupOptions(), 100)
+        ([0.5, 1.0, 1.0], None)
+    """
     return linear_warmup(o.warmup_steps) if o.warmup_steps > 0 else None
 
 
 @register_schedule("cosine", CosineOptions)
 def cosine(o: CosineOptions, total_steps: int) -> Multiplier | None:
+    """Linear warm-up, then half a cosine down to `min_lr_ratio` at `total_steps`.
+
+    Example:
+        >>> f = cosine(CosineOptions(warmup_steps=2), total_steps=6)
+        >>> [round(f(t), 3) for t in range(7)]
+        [0.5, 1.0, 1.0, 0.854, 0.5, 0.146, 0.0]
+    """
     warm, floor = o.warmup_steps, o.min_lr_ratio
 
     def f(t: int) -> float:
@@ -103,4 +157,11 @@ def cosine(o: CosineOptions, total_steps: int) -> Multiplier | None:
 
 @register_schedule("piecewise", PiecewiseOptions)
 def piecewise(o: PiecewiseOptions, total_steps: int) -> Multiplier | None:
+    """The piecewise-linear multiplier of the knots (`piecewise_linear`).
+
+    Example:
+        >>> f = piecewise(PiecewiseOptions({10: 1.0, 20: 0.1}), total_steps=100)
+        >>> f(5), f(50)
+        (0.5, 0.1)
+    """
     return piecewise_linear(o.knots)

@@ -18,12 +18,23 @@ Closure = Callable[[], Any]
 
 
 def is_vector_like(p: torch.Tensor) -> bool:
-    """True for tensors with at most one dimension (biases, norm gains): the usual exclusion set."""
+    """True for tensors with at most one dimension (biases, norm gains): the usual exclusion set.
+
+    Example:
+        >>> [is_vector_like(p) for p in torch.nn.Linear(3, 2).parameters()]  # weight, bias
+        [False, True]
+    """
     return p.ndim <= 1
 
 
 def by_device_and_dtype(tensors: list[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """`tensors` split into lists of one device and dtype each, the unit of a `torch._foreach_*` call."""
+    """`tensors` split into lists of one device and dtype each, the unit of a `torch._foreach_*` call.
+
+    Example:
+        >>> tensors = [torch.zeros(1), torch.zeros(1, dtype=torch.float64), torch.ones(2)]
+        >>> [len(batch) for batch in by_device_and_dtype(tensors)]
+        [2, 1]
+    """
     batches: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
     for t in tensors:
         batches.setdefault((t.device, t.dtype), []).append(t)
@@ -35,6 +46,13 @@ def scratch_like(opt: Optimizer, p: torch.Tensor) -> torch.Tensor:
 
     Scratch space only (every step overwrites it before reading), so it is in no state dict; it lives
     in `opt.__dict__` directly because `Optimizer.__getstate__` keeps only defaults, state and groups.
+
+    Example:
+        >>> p = torch.nn.Parameter(torch.zeros(2, 3))
+        >>> opt = torch.optim.SGD([p], lr=0.1)
+        >>> buf = scratch_like(opt, p)
+        >>> buf.shape, scratch_like(opt, p) is buf  # the same buffer at every step
+        (torch.Size([2, 3]), True)
     """
     buffers: dict[torch.Tensor, torch.Tensor] = opt.__dict__.setdefault("_scratch", {})
     buf = buffers.get(p)
@@ -50,6 +68,13 @@ class OptimizerWrapper(Optimizer):
     `add_param_group` act on the base whether they are handed the wrapper or the base. Subclasses keep
     their own per-parameter tensors in `self.state`; `state_dict()` stores them by parameter index next
     to the base's state dict, so a checkpoint holds only tensors, numbers, strings, lists and dicts.
+
+    Example:
+        >>> base = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+        >>> wrapped = OptimizerWrapper(base)
+        >>> wrapped.param_groups[0]["lr"] = 0.05  # what an LR scheduler on the wrapper does
+        >>> wrapped.param_groups is base.param_groups, base.param_groups[0]["lr"]
+        (True, 0.05)
     """
 
     def __init__(self, base: Optimizer) -> None:

@@ -12,7 +12,7 @@ from scipy.stats import chisquare
 from torch.distributions import Normal, kl_divergence
 
 from genlab.core.errors import ConfigError
-from genlab.core.gaussian import kl_std_normal
+from genlab.distributions.gaussian import kl_std_normal
 from genlab.models import DataSpec, Encoder, Sampler, StepContext
 from genlab.models.infomax import DeepInfoMax, derangement, js_mi_bound, js_mi_loss
 

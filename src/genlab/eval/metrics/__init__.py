@@ -1,6 +1,6 @@
 """Evaluation metrics: likelihoods, sample-based feature-space metrics and 2-D toy metrics."""
 
-from genlab.core.importance import importance_sampled_log_likelihood
+from genlab.distributions.importance_sampling import importance_sampled_log_likelihood
 from genlab.eval.metrics.frechet import (
     FeatureStats,
     frechet_distance,

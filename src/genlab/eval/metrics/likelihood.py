@@ -1,4 +1,7 @@
-"""Bits/dim: one convention for every likelihood model (the IS estimator is `genlab.core.importance`)."""
+"""Bits/dim: one convention for every likelihood model.
+
+The importance-sampled estimator lives in `genlab.distributions.importance_sampling`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,13 @@ def bits_per_dim(log_p: Tensor, x: Tensor, pixels: Pixels | None) -> Tensor:
     For continuous vector data (2-D toys) this is plain -log p / (D ln 2). Computed in float64
     (returned in log_p's dtype), so a uniform density on 8-bit data gives exactly 8 bits/dim
     (Theis et al. 2016).
+
+    Example:
+        >>> import torch
+        >>> from genlab.data.pixels import Pixels
+        >>> x = torch.rand(2, 4)  # dequantized 8-bit pixels in [0, 1); a uniform density there has log p = 0
+        >>> bits_per_dim(torch.zeros(2), x, Pixels(levels=256))
+        tensor([8., 8.])
     """
     dims = x[0].numel()
     out = log_p.double()

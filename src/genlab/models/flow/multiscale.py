@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
-from genlab.core.gaussian import std_normal_log_prob
+from genlab.distributions.gaussian import std_normal_log_prob
 from genlab.models.flow.base import FlowSequence, sum_per_example, wide
 
 SPLIT_PRIORS = ("conditional", "standard")

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 
 from genlab.core.checks import check_int, check_range, choice
-from genlab.core.gaussian import kl_std_normal
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.distributions.gaussian import kl_std_normal
 from genlab.models.infomax.mi import js_mi_bound, js_mi_loss
 from genlab.models.infomax.negatives import derangement
 from genlab.models.infomax.nets import InfoMaxEncoder, PairCritic

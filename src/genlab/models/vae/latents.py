@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.core.gaussian import LOG_2PI, normal_log_prob
 from genlab.distributions import gumbel_softmax, noise_argmax_probs, sample_noise_argmax
+from genlab.distributions.gaussian import LOG_2PI, normal_log_prob
 
 
 class GaussianLatent:

@@ -25,9 +25,9 @@ from torch import Tensor, nn
 
 from genlab.core.checks import check_int, check_range, choice
 from genlab.core.errors import ConfigError
-from genlab.core.gaussian import normal_log_prob
-from genlab.core.importance import importance_sampled_log_likelihood
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.distributions.gaussian import normal_log_prob
+from genlab.distributions.importance_sampling import importance_sampled_log_likelihood
 from genlab.models.registry import MODELS
 from genlab.models.vae.latents import LATENTS, LOG_PMFS, RELAXATIONS, CategoricalLatent, GaussianLatent
 from genlab.nets import ConvDecoder, ConvEncoder, mlp

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.core.checks import check_int, check_range, choice
-from genlab.core.gaussian import normal_log_prob
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.distributions.gaussian import normal_log_prob
 from genlab.models.registry import MODELS
 from genlab.models.vqvae.ema import EMACodebook
 from genlab.models.vqvae.nets import VQDecoder, VQEncoder, check_grid
