@@ -2,7 +2,7 @@
 
 import pytest
 
-import genlab.runs
+import genlab.train.build
 from genlab.cli import main
 from genlab.config import Config
 from genlab.core.errors import DataError
@@ -26,7 +26,7 @@ def test_image_run_loads_without_its_data(tmp_path, monkeypatch):
     cfg = Config.from_dict(tiny_vae(data__name="digits", data__range="symmetric", train__steps=1))
     trainer = Trainer(cfg, tmp_path)
     trainer.fit()
-    monkeypatch.setattr(genlab.runs, "load_dataset", _no_data)
+    monkeypatch.setattr(genlab.train.build, "load_dataset", _no_data)
     run = load_run(tmp_path, "cpu")
     assert run.pixels == trainer.pixels  # levels 17, symmetric range: read from the checkpoint
     assert run.model.sample(3).shape == (3, 1, 8, 8)
@@ -36,7 +36,7 @@ def test_image_run_loads_without_its_data(tmp_path, monkeypatch):
 
 
 def test_sample_toy_run_without_data_has_no_reference_points(toy_run, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(genlab.runs, "load_dataset", _no_data)
+    monkeypatch.setattr(genlab.train.build, "load_dataset", _no_data)
     out = tmp_path / "s.png"
     assert main(["sample", str(toy_run), "-n", "8", "-o", str(out), "--device", "cpu"]) == 0
     assert out.stat().st_size > 0
@@ -44,13 +44,13 @@ def test_sample_toy_run_without_data_has_no_reference_points(toy_run, tmp_path, 
 
 def test_eval_data_dir_is_where_the_reference_data_is_read(toy_run, tmp_path, monkeypatch, capsys):
     seen = []
-    real = genlab.runs.load_dataset
+    real = genlab.train.build.load_dataset
 
     def spy(data, seed=0):
         seen.append(data.data_dir)
         return real(data, seed=seed)
 
-    monkeypatch.setattr(genlab.runs, "load_dataset", spy)
+    monkeypatch.setattr(genlab.train.build, "load_dataset", spy)
     out = tmp_path / "e.json"
     assert main(["eval", str(toy_run), "--device", "cpu", "--no-samples", "--data-dir", str(tmp_path),
                  "-o", str(out)]) == 0
