@@ -1,4 +1,4 @@
-"""`load_run` and `genlab sample`/`eval` of a run folder on a machine without its training data."""
+"""`load_run` and `genlab sample`/`eval` of a run folder without its training data; runs of older versions."""
 
 import re
 import shutil
