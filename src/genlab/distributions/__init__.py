@@ -14,12 +14,12 @@ from genlab.distributions.noise import (
     NoiseLaw,
     resolve_noise,
 )
-from genlab.distributions.noise_argmax import NODES, noise_argmax_probs, quadrature_nodes
+from genlab.distributions.noise_argmax import NODES, noise_argmax_probs, quadrature_rule
 from genlab.distributions.relaxation import gumbel_softmax, straight_through
 from genlab.distributions.sampling import perturb_logits, sample_noise_argmax
 
 __all__ = [
     "NODES", "NOISES", "DistributionNoise", "GaussianNoise", "GumbelNoise", "NoiseLaw", "gumbel_softmax",
-    "noise_argmax_probs", "perturb_logits", "quadrature_nodes", "resolve_noise", "sample_noise_argmax",
+    "noise_argmax_probs", "perturb_logits", "quadrature_rule", "resolve_noise", "sample_noise_argmax",
     "straight_through",
 ]
