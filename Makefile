@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 DEMO    := runs/demo
 
-.PHONY: venv install dev demo test lint data clean
+.PHONY: venv install dev demo test test-cuda lint data clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 test: dev
 	$(BIN)/python -m pytest -q
+
+# The CUDA path (AMP, channels_last, compile, fused Adam, EMA, sampling/eval on the GPU, torchrun+NCCL).
+test-cuda: dev
+	$(BIN)/python -m pytest -q -m cuda tests/cuda
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks

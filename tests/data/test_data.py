@@ -92,9 +92,23 @@ def test_fashion_mnist_from_data_dir(tmp_path, monkeypatch):
 def test_missing_dataset_names_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "env"))
     with pytest.raises(DataError) as err:
-        load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "given")))
+        load_dataset(DataConfig(name="mnist"))
     msg = str(err.value)
-    assert str(tmp_path / "given") in msg and str(tmp_path / "env") in msg and "IDX" in msg
+    assert str(tmp_path / "env") in msg and "IDX" in msg
+
+
+def test_explicit_data_dir_must_hold_the_data(tmp_path, monkeypatch):
+    """A given folder that is missing, or lacks one of the four files, is an error even where another copy
+    ($GENLAB_DATA here, the Debian package on a real machine) would be found."""
+    write_fake_mnist(tmp_path / "env" / "mnist")
+    monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "env"))
+    assert load_dataset(DataConfig(name="mnist")).train.shape == (40, 1, 28, 28)
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "nonexistent")))
+    write_fake_mnist(tmp_path / "partial")
+    next((tmp_path / "partial").glob("t10k-labels*")).unlink()
+    with pytest.raises(DataError, match="missing t10k-labels"):
+        load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path / "partial")))
 
 
 def test_image_folder(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from genlab.distributions import noise_argmax_probs, quadrature_nodes
+from genlab.distributions import noise_argmax_probs, quadrature_rule
 
 # Test vector of the spec (generative.md section 13, [checked]).
 MU = [1.0, 0.3, -0.5, 2.0, 0.0]
@@ -26,8 +26,8 @@ def test_plain_rule_gumbel_error_shrinks_as_spec_table():
     mu = torch.tensor(MU, dtype=torch.float64)
     # Spec table ([checked]): Gumbel max error vs softmax, midpoint nodes, no shift.
     spec = {10: 7.7e-3, 50: 3.4e-4, 200: 2.1e-5, 1000: 8.6e-7}
-    errors = [(noise_argmax_probs(mu, "gumbel", K=K, gap_shift=0) - mu.softmax(-1)).abs().max().item()
-              for K in spec]
+    errors = [(noise_argmax_probs(mu, "gumbel", K=K, nodes="midpoint", gap_shift=0) - mu.softmax(-1))
+              .abs().max().item() for K in spec]
     assert all(a > b for a, b in zip(errors, errors[1:]))
     for err, expected in zip(errors, spec.values()):
         assert expected / 1.1 < err < expected * 1.1  # why: the spec quotes two significant digits
@@ -44,7 +44,7 @@ def test_plain_rule_gaussian_sums_and_nodes_match_spec():
     # Spec [checked]: total mass with midpoints 0.980 / 0.9974 / 0.99962 / 0.99996, k/(K+1) nodes
     # 0.939 / 0.980 / 0.994 / 0.9986 at K = 10 / 50 / 200 / 1000; tolerance = half the last quoted digit.
     Ks, tol = (10, 50, 200, 1000), [5e-4, 5e-5, 5e-6, 5e-6]
-    mid = [noise_argmax_probs(mu, "gaussian", K=K, gap_shift=0).sum().item() for K in Ks]
+    mid = [noise_argmax_probs(mu, "gaussian", K=K, nodes="midpoint", gap_shift=0).sum().item() for K in Ks]
     for got, want, t in zip(mid, [0.980, 0.9974, 0.99962, 0.99996], tol):
         assert abs(got - want) <= t
     interior = [noise_argmax_probs(mu, "gaussian", K=K, nodes="interior", gap_shift=0).sum().item()
@@ -52,7 +52,7 @@ def test_plain_rule_gaussian_sums_and_nodes_match_spec():
     for got, want, t in zip(interior, [0.939, 0.980, 0.994, 0.9986], [5e-4, 5e-4, 5e-4, 5e-5]):
         assert abs(got - want) <= t
     # Spec's log-space values at K=200: [0.2004, 0.0673, 0.0142, 0.6784, 0.0392].
-    torch.testing.assert_close(noise_argmax_probs(mu, "gaussian", K=200, gap_shift=0),
+    torch.testing.assert_close(noise_argmax_probs(mu, "gaussian", K=200, nodes="midpoint", gap_shift=0),
                                torch.tensor([0.2004, 0.0673, 0.0142, 0.6784, 0.0392], dtype=torch.float64),
                                atol=5e-5, rtol=0)
 
@@ -72,8 +72,10 @@ def test_far_behind_categories_keep_relative_accuracy():
     ref = torch.from_numpy(probit_log_reference(mu_list))
     log_p = noise_argmax_probs(mu, "gaussian", K=256, log=True)
     assert (log_p - ref).abs().max() < 2e-3  # measured 1e-3 at K=256, ~K^-1.6
-    # Without the shift the far category's log-probability is wrong by tens of nats.
-    assert (noise_argmax_probs(mu, "gaussian", K=256, log=True, gap_shift=0) - ref).abs().max() > 10
+    # The blog's plain rule (midpoints, no shift): the far category's log-probability is wrong by tens
+    # of nats.
+    plain = noise_argmax_probs(mu, "gaussian", K=256, log=True, nodes="midpoint", gap_shift=0)
+    assert (plain - ref).abs().max() > 10
     gumbel = noise_argmax_probs(mu, "gumbel", K=64, log=True)
     assert (gumbel - mu.log_softmax(-1)).abs().max() < 1e-3  # measured 3e-4, same for every category
 
@@ -146,4 +148,29 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="gap_shift"):
         noise_argmax_probs(mu, gap_shift=-1.0)
     with pytest.raises(ValueError, match="K"):
-        quadrature_nodes(2.5)
+        quadrature_rule(2.5)
+
+
+def random_logits(rows: int = 100, n: int = 8, scale: float = 2.0) -> torch.Tensor:
+    return scale * torch.randn(rows, n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+def test_graded_rule_converges_at_third_order_on_random_logits():
+    """The docstring's claim: the default graded rule falls ~80x per 4x nodes (~K^-3), ~3e-12 at
+    K=1000, where equal-weight midpoints are only first order (the t^(1/p - 1) endpoint singularity)."""
+    mu = random_logits()
+    err = {K: (noise_argmax_probs(mu, "gumbel", K=K) - mu.softmax(-1)).abs().max().item()
+           for K in (250, 1000, 4000)}
+    assert err[1000] < 1e-10
+    assert err[250] / err[1000] > 40 and err[1000] / err[4000] > 40  # better than K^-2.6
+    plain = {K: (noise_argmax_probs(mu, "gumbel", K=K, nodes="midpoint", gap_shift=0) - mu.softmax(-1))
+             .abs().max().item() for K in (250, 1000, 4000)}
+    assert 3 < plain[250] / plain[1000] < 6 and 3 < plain[1000] / plain[4000] < 6  # first order
+    assert plain[1000] > 1e-5
+
+
+def test_graded_rule_gaussian_self_convergence():
+    mu = random_logits(rows=20)
+    ref = noise_argmax_probs(mu, "gaussian", K=20000)
+    err = {K: (noise_argmax_probs(mu, "gaussian", K=K) - ref).abs().max().item() for K in (250, 1000)}
+    assert err[1000] < 1e-9 and err[250] / err[1000] > 40

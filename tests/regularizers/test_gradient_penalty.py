@@ -115,3 +115,18 @@ def test_bad_arguments():
         input_gradient_penalty(mse(x, y, w, b), x)
     with pytest.raises(ValueError, match="params"):
         param_gradient_penalty(mse(x, y, w, b), [x])
+
+
+def test_penalties_refuse_a_loss_without_gradient_in_one_line():
+    from genlab.regularizers.gradient_penalty import input_gradient_penalty, param_gradient_penalty
+
+    w = torch.nn.Parameter(torch.ones(3))
+    with pytest.raises(ValueError, match="does not require grad"):
+        param_gradient_penalty(torch.tensor(1.0), [w])
+    with pytest.raises(ValueError, match="scalar"):
+        param_gradient_penalty(w * 2, [w])
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="does not require grad"):
+        input_gradient_penalty(torch.tensor(1.0), x)
+    other = torch.nn.Parameter(torch.ones(1))
+    assert float(param_gradient_penalty((w * 2).sum(), [other])) == 0.0  # not reached: zero, as a tensor

@@ -122,6 +122,90 @@ def test_other_os_errors_still_clean_the_temp_folder(tmp_path, monkeypatch):
         raise OSError(errno.EIO, "I/O error")
 
     monkeypatch.setattr(checkpoint, "save_file", broken)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(checkpoint, "_free_bytes", lambda path: 2**40)
+    with pytest.raises(DataError, match="cannot write checkpoint .*I/O error"):
         _save(ckpt, 1)
     assert list(ckpt.iterdir()) == [] and list_checkpoints(ckpt) == []
+
+
+def test_torch_writer_full_disk_runtime_error_is_one_line(tmp_path, monkeypatch):
+    """torch's zip writer reports a full disk as RuntimeError("[enforce fail ...] unexpected pos"): the
+    same one-line message, and no temporary folder is left on the full disk."""
+    ckpt = tmp_path / "checkpoints"
+    _save(ckpt, 1)
+
+    def full(obj, path):
+        open(path, "wb").write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    monkeypatch.setattr(checkpoint, "_free_bytes", lambda path: 10)  # the disk is (nearly) full
+    with pytest.raises(DataError, match="disk full") as info:
+        _save(ckpt, 2)
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["latest", "step-0000001"]
+    monkeypatch.setattr(checkpoint, "_free_bytes", lambda path: 2**40)  # some other writer failure
+    with pytest.raises(DataError, match="cannot write checkpoint .*unexpected pos"):
+        _save(ckpt, 2)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["latest", "step-0000001"]
+
+
+def test_interrupt_during_save_leaves_no_temp_folder(tmp_path, monkeypatch):
+    ckpt = tmp_path / "checkpoints"
+    _save(ckpt, 1)
+
+    def interrupted(obj, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _save(ckpt, 2)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["latest", "step-0000001"]
+
+
+@pytest.mark.parametrize("part", ["folder", "weights", "checkpoints"])
+def test_symlinked_checkpoints_are_not_followed(tmp_path, capsys, part):
+    """A step folder, a checkpoint file or the checkpoints/ folder itself linked to another run's is
+    ignored with a warning: the run is never evaluated or resumed with another run's model."""
+    other = tmp_path / "other" / "checkpoints"
+    _save(other, 7)
+    ckpt = tmp_path / "run" / "checkpoints"
+    if part == "checkpoints":
+        ckpt.parent.mkdir()
+        ckpt.symlink_to(other, target_is_directory=True)
+        expected = None
+    else:
+        _save(ckpt, 1)
+        expected = ckpt / "step-0000001"
+        if part == "folder":
+            (ckpt / "step-0000009").symlink_to(other / "step-0000007", target_is_directory=True)
+        else:
+            (ckpt / "step-0000009").mkdir()
+            link = ckpt / "step-0000009" / "model.safetensors"
+            link.symlink_to(other / "step-0000007" / "model.safetensors")
+            os.link(ckpt / "step-0000001" / "state.pt", ckpt / "step-0000009" / "state.pt")
+        (ckpt / "latest").write_text("step-0000009\n")
+    assert latest_checkpoint(ckpt) == expected
+    assert checkpoint.load_latest(ckpt) is None or checkpoint.load_latest(ckpt)[0] == expected
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ["weights", "state", "empty-state"])
+def test_load_latest_falls_back_from_a_broken_newest_checkpoint(tmp_path, capsys, damage):
+    ckpt = tmp_path / "checkpoints"
+    _save(ckpt, 1)
+    newest = _save(ckpt, 2)
+    if damage == "empty-state":
+        torch.save({}, newest / "state.pt")  # a valid file that is not a genlab state
+    else:
+        f = newest / ("model.safetensors" if damage == "weights" else "state.pt")
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    path, weights, state = checkpoint.load_latest(ckpt, required=("step",))
+    assert path == ckpt / "step-0000001" and state["step"] == 1 and float(weights["w"][0]) == 1.0
+    err = capsys.readouterr().err
+    assert "step-0000002" in err and "using the older checkpoint step-0000001" in err
+    # every checkpoint broken: one clear error, not a traceback
+    (ckpt / "step-0000001" / "state.pt").write_bytes(b"")
+    with pytest.raises(DataError, match="can be loaded|cannot load"):
+        checkpoint.load_latest(ckpt, required=("step",))

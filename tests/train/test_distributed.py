@@ -194,3 +194,64 @@ def test_close_really_destroys_the_process_group(tmp_path):
     counts = re.findall(r"gloo threads during=(\d+) after=(\d+)", proc.stdout)
     assert proc.returncode == 0 and len(counts) == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert all(during != "0" and after == "0" for during, after in counts), counts
+
+
+SLOW_SCRIPT = SCRIPT.replace("t = Trainer(", """_step = Trainer._train_step
+def _slow_step(self):  # same numbers, slower steps: room to kill a rank mid-run
+    _step(self)
+    time.sleep(0.1)
+Trainer._train_step = _slow_step
+t = Trainer(""")
+
+
+def worker_pid(rank: int, marker: str, timeout: float = 60) -> int:
+    """The pid of torchrun's worker of `rank` running the script named `marker`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+                env = (proc / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in cmd and f"RANK={rank}".encode() in env:
+                return int(proc.name)
+        time.sleep(0.05)
+    raise AssertionError(f"no worker of rank {rank} found")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds the worker through /proc")
+def test_kill_9_of_one_rank_then_resume_equals_the_straight_run(tmp_path):
+    """kill -9 of rank 1 mid-run: the launcher stops the other rank, the last checkpoint is intact,
+    and resuming under torchrun ends with the same weights as an uninterrupted two-process run."""
+    from genlab.core.checkpoint import latest_checkpoint
+
+    cfg = write_config(tmp_path, "cfg40", steps=40, ckpt_every=4, log_every=2)
+    launch(tmp_path, 40, "full", False, "full", cfg=cfg)
+    script = tmp_path / "slow_child.py"
+    script.write_text(SLOW_SCRIPT)
+    run = tmp_path / "killed"
+    cmd = [*TORCHRUN, str(script), str(cfg), str(run), "0", str(tmp_path / "never")]
+    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        victim = worker_pid(1, "slow_child.py")
+        deadline = time.time() + 180
+        while (ckpt := latest_checkpoint(run / "checkpoints")) is None or ckpt.name < "step-0000008":
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
+            time.sleep(0.02)
+        os.kill(victim, signal.SIGKILL)
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0, output[-3000:]
+    stopped_at = latest_checkpoint(run / "checkpoints")
+    assert "step-0000008" <= stopped_at.name < "step-0000040", stopped_at
+    launch(tmp_path, 40, "killed", True, "resumed", cfg=cfg)
+    full, resumed = states(tmp_path, "full"), states(tmp_path, "resumed")
+    for r in (0, 1):
+        assert all(torch.allclose(full[r][k], resumed[r][k], atol=1e-6) for k in full[r])

@@ -9,6 +9,11 @@ dicts, so it loads with `torch.load(weights_only=True)`: no pickled code is ever
 Every checkpoint records the genlab version that wrote it (`genlab_version` in state.pt); loading
 one written before `FIRST_LOADABLE` (or with no version: genlab 0.1.0) is a one-line ConfigError,
 since its config and weights follow an older layout.
+
+Reading is confined to the run: a `checkpoints/` folder, `step-*` folder or checkpoint file that is a
+symbolic link is ignored with a warning (it could hold another run's model), and `load_latest` falls
+back, with a warning naming it, from a checkpoint that cannot be loaded (truncated by a full disk or a
+copy) to the newest one that can.
 """
 
 from __future__ import annotations
@@ -102,12 +107,18 @@ def save_checkpoint(ckpt_dir: Path, step: int, weights: dict[str, Tensor], state
         torch.save({**state, VERSION_KEY: __version__}, tmp / STATE)
         for f in (tmp / WEIGHTS, tmp / STATE, tmp):
             _fsync(f)
-    except OSError as err:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)  # the previous checkpoint and pointer are untouched
-        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            need = (_tensor_bytes(weights) + _tensor_bytes(state)) / 2**20
-            raise DataError(f"disk full writing checkpoint {final}: it needs about {need:.1f} MiB "
-                            "free (one checkpoint beside the kept ones); previous checkpoint kept") from None
+        # torch's zip writer reports a full disk as a RuntimeError ("unexpected pos ..."), not ENOSPC
+        if isinstance(err, (OSError, RuntimeError)):
+            need = _tensor_bytes(weights) + _tensor_bytes(state)
+            full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+            if full or _free_bytes(ckpt_dir) < need:
+                raise DataError(f"disk full writing checkpoint {final}: it needs about {need / 2**20:.1f} "
+                                "MiB free (one checkpoint beside the kept ones); previous checkpoint kept"
+                                ) from None
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DataError(f"cannot write checkpoint {final}: {first}; previous checkpoint kept") from None
         raise
     if final.exists():  # re-saving the same step (e.g. after a resume): swap it out first
         old = ckpt_dir / f".old-{final.name}-{os.getpid()}"
@@ -126,25 +137,82 @@ def save_checkpoint(ckpt_dir: Path, step: int, weights: dict[str, Tensor], state
     return final
 
 
-def list_checkpoints(ckpt_dir: Path) -> list[Path]:
-    """Complete checkpoint folders, oldest first."""
-    if not ckpt_dir.is_dir():
+def _free_bytes(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 0
+
+
+def _complete(folder: Path) -> bool:
+    """A checkpoint folder with both files, none of them a symbolic link."""
+    files = (folder / WEIGHTS, folder / STATE)
+    return not folder.is_symlink() and all(f.is_file() and not f.is_symlink() for f in files)
+
+
+def _confined(ckpt_dir: Path) -> bool:
+    """Whether `ckpt_dir` may be read: a real folder, not a link to somewhere else (warned once)."""
+    if ckpt_dir.is_symlink():
+        _warn(f"ignoring {ckpt_dir}: it is a symbolic link (to {os.readlink(ckpt_dir)}), so its checkpoints "
+              "may belong to another run")
+        return False
+    return ckpt_dir.is_dir()
+
+
+def list_checkpoints(ckpt_dir: Path, warn: bool = False) -> list[Path]:
+    """Complete checkpoint folders, oldest first; symbolic links are never listed (`warn`: say so)."""
+    if not ckpt_dir.is_dir() or ckpt_dir.is_symlink():
         return []
-    done = [p for p in ckpt_dir.glob("step-*") if STEP_NAME.fullmatch(p.name)
-            and (p / WEIGHTS).is_file() and (p / STATE).is_file()]
+    done = []
+    for p in ckpt_dir.glob("step-*"):
+        if not STEP_NAME.fullmatch(p.name):
+            continue
+        if _complete(p):
+            done.append(p)
+        elif warn and (p.is_symlink() or (p / WEIGHTS).is_symlink() or (p / STATE).is_symlink()):
+            _warn(f"ignoring {p}: a symbolic link may point at another run's checkpoint")
     return sorted(done)
 
 
 def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The folder `latest` points at, else the newest complete one, else None."""
+    """The folder `latest` points at, else the newest complete one, else None (links never followed)."""
+    return next(iter(_newest_first(ckpt_dir)), None)
+
+
+def _newest_first(ckpt_dir: Path) -> list[Path]:
+    """Loadable-looking checkpoints in the order to try them: `latest`'s target, then newest first."""
+    if not _confined(ckpt_dir):
+        return []
+    found = list_checkpoints(ckpt_dir, warn=True)[::-1]
     name = _read_pointer(ckpt_dir / POINTER)
     if name is not None:
         target = ckpt_dir / name
-        if (target / WEIGHTS).is_file() and (target / STATE).is_file():
-            return target
-        _warn(f"{ckpt_dir / POINTER} names {name}, which is incomplete; using the newest complete checkpoint")
-    found = list_checkpoints(ckpt_dir)
-    return found[-1] if found else None
+        if target in found:
+            return [target] + [p for p in found if p != target]
+        _warn(f"{ckpt_dir / POINTER} names {name}, which is incomplete or a link; using the newest "
+              "complete checkpoint")
+    return found
+
+
+def load_latest(ckpt_dir: Path, device: torch.device | str = "cpu", required: tuple[str, ...] = ()
+                ) -> tuple[Path, dict[str, Tensor], dict[str, Any]] | None:
+    """(path, weights, state) of the newest checkpoint that loads and whose state has the `required`
+    keys, or None if there is no checkpoint. A newer one that fails (truncated, corrupt) is named in a
+    warning, never skipped silently; DataError if every one fails."""
+    tried: list[str] = []
+    for path in _newest_first(ckpt_dir):
+        try:
+            weights, state = load_checkpoint(path, device, required)
+        except DataError as err:
+            tried.append(str(err))
+            continue
+        for problem in tried:
+            _warn(f"{problem}; using the older checkpoint {path.name} instead")
+        return path, weights, state
+    if tried:
+        raise DataError(tried[0] if len(tried) == 1 else
+                        f"no checkpoint in {ckpt_dir} can be loaded: {'; '.join(tried)}")
+    return None
 
 
 def _read_pointer(pointer: Path) -> str | None:
@@ -181,9 +249,9 @@ def check_version(path: Path, state: Any) -> None:
                           "config layout); retrain it")
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu"):
-    """(weights, state) of one checkpoint folder; DataError if it is unreadable, ConfigError if an
-    older genlab wrote it (see `check_version`)."""
+def load_checkpoint(path: Path, device: torch.device | str = "cpu", required: tuple[str, ...] = ()):
+    """(weights, state) of one checkpoint folder; DataError if it is unreadable or its state lacks a
+    `required` key, ConfigError if an older genlab wrote it (see `check_version`)."""
     try:
         weights = load_file(path / WEIGHTS, device=str(device))
         state = torch.load(path / STATE, map_location=device, weights_only=True)
@@ -192,6 +260,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu"):
                         "refusing to unpickle it") from None
     except Exception as err:  # safetensors/torch raise many types for damaged files
         raise DataError(f"cannot load checkpoint {path}: {err}") from None
+    missing = [k for k in required if not isinstance(state, dict) or k not in state]
+    if missing or not isinstance(state, dict):
+        what = ", ".join(missing) or "dict"
+        raise DataError(f"{path / STATE} is not a genlab checkpoint state (no {what})")
     check_version(path, state)
     return weights, state
 

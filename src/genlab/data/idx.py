@@ -69,7 +69,23 @@ def _candidates(name: str, data_dir: str | None) -> list[Path]:
 
 
 def find_idx_dir(name: str, data_dir: str | None) -> Path:
-    """First folder holding all four IDX files (plain or .gz); DataError naming where it looked."""
+    """First folder holding all four IDX files (plain or .gz); DataError naming where it looked.
+
+    A folder given explicitly (`data_dir`) must hold the data itself (or in its `name/` subfolder): the
+    fallbacks ($GENLAB_DATA, the Debian package) are searched only when none is given, so a typo in
+    --data-dir is an error, not a silent switch to another copy.
+    """
+    if data_dir:
+        given = [Path(data_dir).expanduser(), Path(data_dir).expanduser() / name]
+        for d in given:
+            if all(_find(d, stem) for stem in FILES.values()):
+                return d
+        if not given[0].is_dir():
+            raise DataError(f"data folder {data_dir} does not exist (it should hold the {name} IDX files)")
+        missing = [stem for stem in FILES.values() if not any(_find(d, stem) for d in given)]
+        raise DataError(f"data folder {data_dir} does not hold {name}: missing "
+                        f"{', '.join(missing) or 'a complete set of the four IDX files'} (plain or .gz, "
+                        f"in the folder or its {name}/ subfolder)")
     looked = _candidates(name, data_dir)
     for d in looked:
         if all(_find(d, stem) for stem in FILES.values()):

@@ -20,13 +20,13 @@ from genlab.distributions.noise import (
     NoiseLaw,
     resolve_noise,
 )
-from genlab.distributions.noise_argmax import NODES, noise_argmax_probs, quadrature_nodes
+from genlab.distributions.noise_argmax import NODES, noise_argmax_probs, quadrature_rule
 from genlab.distributions.relaxation import gumbel_softmax, straight_through
 from genlab.distributions.sampling import perturb_logits, sample_noise_argmax
 
 __all__ = [
     "LOG_2PI", "NODES", "NOISES", "DistributionNoise", "GaussianNoise", "GumbelNoise", "NoiseLaw",
     "gumbel_softmax", "importance_sampled_log_likelihood", "kl_std_normal", "noise_argmax_probs",
-    "normal_log_prob", "perturb_logits", "quadrature_nodes", "resolve_noise", "sample_noise_argmax",
+    "normal_log_prob", "perturb_logits", "quadrature_rule", "resolve_noise", "sample_noise_argmax",
     "std_normal_log_prob", "straight_through",
 ]

@@ -96,7 +96,11 @@ def glued_ellipses(a: float, b: float, n: int = 2000) -> GluedEllipses:
     return GluedEllipses(a, b, s, rim, float(radicand.min()))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m genlab.recipes.ellipses", description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
     print("Two bent ellipses glued rim to rim: closure errors (n = 2000 points per quarter)")
     names = ("gap", "rim_length", "profile_1", "profile_2", "mirror_1", "mirror_2")
     print(f"{'a':>5}{'b':>5}{'min rad':>10}{'max X':>8}" + "".join(f"{k:>11}" for k in names))

@@ -219,12 +219,12 @@ def stdlib_corpus() -> list[list[str]]:
     return docs
 
 
-def main() -> None:
-    import argparse
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser, integer
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    args = parser.parse_args()
+    parser = ArgumentParser(prog="python -m genlab.recipes.glove", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=integer(1, 10_000), default=20)
+    args = parser.parse_args(argv)
     docs = stdlib_corpus()
     vocab = build_vocab(docs, min_count=10)
     ids = encode(docs, vocab)

@@ -75,8 +75,13 @@ def synthetic_data(n: int, singular_values: list[float], seed: int = 0, dtype: t
     return (u * torch.tensor(singular_values, dtype=dtype)) @ v.T
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     from scipy.linalg import subspace_angles
+
+    from genlab.core.arguments import ArgumentParser
+
+    ArgumentParser(prog="python -m genlab.recipes.linear_autoencoder",
+                   description=__doc__.splitlines()[0]).parse_args(argv)
 
     x = synthetic_data(200, [8.0, 6.0, 4.0, 3.0, 1.0, 0.5, 0.3, 0.1])
     print("Linear autoencoder (full-batch L-BFGS) vs truncated SVD on a 200 x 8 matrix")

@@ -83,6 +83,9 @@ def make_task(n_subjects: int = 300, predicates_per_subject: int = 3, noise: flo
     training, so a correct answer combines a subject and a predicate only seen apart. With probability
     `noise` one syllable of the subject's mention is replaced by another, in training and test alike."""
     check_int("n_subjects", n_subjects, 2)
+    if n_subjects > MAX_SUBJECTS:  # the name draw below would never end
+        raise ValueError(f"n_subjects must be <= {MAX_SUBJECTS} (distinct 2-3 syllable names), "
+                         f"got {n_subjects}")
     check_int("predicates_per_subject", predicates_per_subject, 2)
     if predicates_per_subject > len(QUESTIONS):
         raise ValueError(f"predicates_per_subject must be <= {len(QUESTIONS)}, got {predicates_per_subject}")
@@ -226,13 +229,17 @@ def train_seq2seq(task: KBQATask, config: Seq2Seq.Config | None = None, steps: i
                          batch_size, optim, seed, device)
 
 
-def main() -> None:
-    import argparse
+# Distinct 2- and 3-syllable names: make_task cannot draw more subjects than this.
+MAX_SUBJECTS = len(SYLLABLES) ** 2 + len(SYLLABLES) ** 3
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=1000)
-    args = parser.parse_args()
+
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser, integer
+
+    parser = ArgumentParser(prog="python -m genlab.recipes.seq2seq", description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=integer(2, MAX_SUBJECTS), default=200)
+    parser.add_argument("--steps", type=integer(1, 1_000_000), default=1000)
+    args = parser.parse_args(argv)
     task = make_task(n_subjects=args.subjects)
     trie = task.trie()
     print(f"Seq2seq retrieval under a prefix trie: {len(trie)} stored (subject, predicate) keys, "

@@ -308,13 +308,14 @@ def evaluate(model: SPOExtractor, corpus: SPOCorpus, n_test: int) -> tuple[float
     return prf([model.extract(tokens) for tokens, _ in held_out], [gold for _, gold in held_out])
 
 
-def main() -> None:
-    import argparse
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser, integer
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sentences", type=int, default=4000)
-    parser.add_argument("--steps", type=int, default=1000)
-    args = parser.parse_args()
+    parser = ArgumentParser(prog="python -m genlab.recipes.spo", description=__doc__.splitlines()[0])
+    # a sixth is held out: at least one test and one training sentence
+    parser.add_argument("--sentences", type=integer(7, 1_000_000), default=4000)
+    parser.add_argument("--steps", type=integer(1, 1_000_000), default=1000)
+    args = parser.parse_args(argv)
     corpus, n_test = make_corpus(args.sentences, seed=0), args.sentences // 6
     print(f"SPO extraction (half pointer, half tagging) on {len(corpus.sentences) - n_test} generated "
           f"sentences, {len(PREDICATES)} predicates; held-out: {n_test} sentences")

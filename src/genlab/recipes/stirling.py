@@ -63,9 +63,14 @@ def error_table(xs: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0), max_terms: int = 1
                      for n in range(max_terms + 1)])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser, integer
+
+    parser = ArgumentParser(prog="python -m genlab.recipes.stirling", description=__doc__.splitlines()[0])
+    parser.add_argument("--max-terms", type=integer(0, 30), default=14, help="correction terms to tabulate")
+    args = parser.parse_args(argv)
     xs = (0.5, 1.0, 2.0, 3.0)
-    err = error_table(xs)
+    err = error_table(xs, args.max_terms)
     print("Stirling series for log Gamma(x+1): |error| vs number of correction terms n")
     print(f"{'n':>3}" + "".join(f"{'x=' + str(x):>11}" for x in xs))
     for n, row in enumerate(err):

@@ -136,14 +136,21 @@ def score_entry(step: StepFn, trie: Trie, ids: Sequence[int], renormalize: bool 
     return sum(dict(row)[tok] for row, tok in zip(rows, full))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from genlab.core.arguments import ArgumentParser, integer
+
+    parser = ArgumentParser(prog="python -m genlab.recipes.trie", description=__doc__.splitlines()[0])
+    parser.add_argument("--beam", type=integer(1, 8), default=3, help="the narrow beam compared with beam 8")
+    parser.add_argument("--seed", type=integer(0, 2**32 - 1), default=0,
+                        help="seed of the random bigram scorer")
+    args = parser.parse_args(argv)
     words = ["moon", "moonlight", "morning", "mountain", "music", "muse", "more", "mood"]
     chars = sorted(set("".join(words)))
     vocab = {c: i + 1 for i, c in enumerate(chars)}  # id 0 is eos
     trie = Trie(eos=0)
     for w in words:
         trie.insert([vocab[c] for c in w], value=w)
-    table = torch.randn(len(vocab) + 2, len(vocab) + 1, generator=torch.Generator().manual_seed(0))
+    table = torch.randn(len(vocab) + 2, len(vocab) + 1, generator=torch.Generator().manual_seed(args.seed))
 
     def bigram(prefixes: list[Ids]) -> Tensor:  # a fixed toy "model": scores depend on the last token
         last = torch.tensor([p[-1] if p else len(vocab) + 1 for p in prefixes])
@@ -153,9 +160,10 @@ def main() -> None:
     print(f"Trie-constrained decoding over {len(trie)} words with a random bigram scorer; greedy: "
           f"{trie.get(best)}")
     exact = sorted(((k, score_entry(bigram, trie, k)) for k in trie), key=lambda c: -c[1])
-    small, full = constrained_beam_search(bigram, trie, beam=3), constrained_beam_search(bigram, trie, beam=8)
+    small = constrained_beam_search(bigram, trie, beam=args.beam)
+    full = constrained_beam_search(bigram, trie, beam=8)
     cell = lambda c: f"{trie.get(c[0]):<11}{c[1]:7.3f}  " if c else " " * 20  # noqa: E731
-    print(f"{'rank':>4}  {'beam=3':<20}{'beam=8 (exact)':<20}brute force")
+    print(f"{'rank':>4}  {f'beam={args.beam}':<20}{'beam=8 (exact)':<20}brute force")
     for r in range(5):
         cells = (cell(res[r] if r < len(res) else None) for res in (small, full, exact))
         print(f"{r + 1:4d}  " + "".join(cells).rstrip())

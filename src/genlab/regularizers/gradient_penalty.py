@@ -30,6 +30,16 @@ def _squared_norm(grads: Sequence[Tensor | None]) -> Tensor:
     return sum(g.square().sum() for g in grads if g is not None)
 
 
+def _check_loss(loss: Tensor) -> None:
+    """A one-line error instead of autograd's when `loss` is not a differentiable scalar."""
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise ValueError(f"loss must be a scalar tensor, got {shape}")
+    if not loss.requires_grad:
+        raise ValueError("loss does not require grad: compute it from the parameters/inputs (outside "
+                         "torch.no_grad) so that its gradient exists")
+
+
 def input_gradient_norm(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """Per-example ||grad_x fn(x)|| for fn mapping (B, ...) to B scores, differentiable w.r.t. fn's
     parameters (double backprop); `x` is detached first, so no gradient reaches what produced it."""
@@ -45,6 +55,7 @@ def input_gradient_penalty(loss: Tensor, inputs: Tensor | Sequence[Tensor]) -> T
     `inputs` must be part of `loss`'s graph and require grad: data made `requires_grad_()` before the
     forward pass, or an intermediate tensor such as token embeddings.
     """
+    _check_loss(loss)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not inputs or not all(t.requires_grad for t in inputs):
         raise ValueError("inputs must be tensors that require grad and lie in the loss's graph")
@@ -58,8 +69,11 @@ def param_gradient_penalty(loss: Tensor, params: Sequence[Tensor]) -> Tensor:
     Its gradient is 2 H g (H the Hessian of L, g its gradient). A parameter the loss does not reach
     contributes 0.
     """
+    _check_loss(loss)
     params = _params(params)
     grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    if all(g is None for g in grads):  # the loss does not depend on these parameters
+        return loss.new_zeros(())
     return _squared_norm(grads)
 
 

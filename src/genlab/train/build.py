@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from genlab.config import Config, ModelSpec
-from genlab.core.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint
+from genlab.core.checkpoint import check_weights_fit, load_latest
 from genlab.core.errors import ConfigError, DataError, GenlabError
 from genlab.core.protocol import DataSpec, Model
 from genlab.data import Dataset, Pixels, load_dataset
@@ -79,6 +79,11 @@ class Run:
             return None
 
 
+# What a run's state.pt must hold for the run to be rebuilt (a checkpoint lacking one is skipped with a
+# warning for an older one that has them).
+RUN_STATE_KEYS = ("config", "data_spec", "pixels", "extra", "ema")
+
+
 def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: bool = True,
              data_dir: str | None = None) -> Run:
     """The model of `run_dir`'s latest checkpoint on `device`, in eval mode: EMA weights where kept
@@ -90,11 +95,11 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} does not exist")
-    path = latest_checkpoint(run_dir / "checkpoints")
-    if path is None:
-        raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
     device = resolve_device(str(device))
-    weights, state = load_checkpoint(path, device)
+    found = load_latest(run_dir / "checkpoints", device, required=RUN_STATE_KEYS)
+    if found is None:
+        raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
+    path, weights, state = found
     cfg = Config.from_dict(json.loads(state["config"]))
     raw = json.loads(state["data_spec"])
     spec = DataSpec(**{**raw, "shape": tuple(raw["shape"])})

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
+from genlab.core.arguments import ArgumentParser, device, fail, integer, number
+from genlab.core.errors import GenlabError
 from genlab.data import DATASETS
 from genlab.recipes.capsules.model import CapsNet
 from genlab.recipes.labelled_run import held_out_accuracy, train_labelled
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m genlab.recipes.capsules", description=__doc__)
+    parser = ArgumentParser(prog="python -m genlab.recipes.capsules", description=__doc__)
     parser.add_argument("--data", default="digits", choices=["digits", "fashion-mnist"])
     parser.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=integer(1, 10_000_000), default=300)
+    parser.add_argument("--batch-size", type=integer(1, 65_536), default=32)
+    parser.add_argument("--lr", type=number(0.0, 10.0, low_open=True), default=3e-3)
+    parser.add_argument("--seed", type=integer(0, 2**63 - 1), default=0)
+    parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
+    if args.data_dir is not None and args.data == "digits":
+        fail(parser.prog, "--data-dir is for --data fashion-mnist (digits ship with scikit-learn)")
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
-    dataset = DATASETS.get(args.data)(data_dir=args.data_dir)
+    try:
+        dataset = DATASETS.get(args.data)(data_dir=args.data_dir)
+    except GenlabError as err:
+        fail(parser.prog, str(err))
     start = time.perf_counter()
     model = train_labelled("capsnet", CapsNet, {"margin_steps": max(1, args.steps // 2)}, dataset, args.steps,
                            args.batch_size, {"default": {"name": "adam", "lr": args.lr}}, args.seed,

@@ -3,13 +3,14 @@ and print its test accuracy beside the same network trained from scratch for the
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from genlab.core.arguments import ArgumentParser, device, fail, integer
+from genlab.core.errors import GenlabError
 from genlab.data import DATASETS, Dataset
 from genlab.eval.features.store import require_feature_net
 from genlab.recipes.finetune.data import few_per_class, resize_images
@@ -46,25 +47,39 @@ def fine_tune_vs_scratch(source: str, target: Dataset, budget: Budget, device: s
     return out
 
 
+def per_class(text: str) -> int | None:
+    """--per-class: a count >= 1, or 'all' (None)."""
+    return None if text == "all" else integer(1)(text)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m genlab.recipes.finetune", description=__doc__)
+    parser = ArgumentParser(prog="python -m genlab.recipes.finetune", description=__doc__)
     parser.add_argument("--source", default="fashion-mnist", help="shipped or user feature network")
-    parser.add_argument("--per-class", type=int, nargs="+", default=[10],
-                        help="labelled training digits per class (0: all)")
-    parser.add_argument("--steps", type=int, default=Budget.steps)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--per-class", type=per_class, nargs="+", default=[10],
+                        help="labelled training digits per class (an integer >= 1, or 'all')")
+    parser.add_argument("--steps", type=integer(3, 10_000_000), default=Budget.steps,
+                        help="at least 3: the three fine-tuning stages")
+    parser.add_argument("--seed", type=integer(0, 2**63 - 1), default=0)
+    parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
+    try:
+        spec = require_feature_net(args.source).net.spec
+    except GenlabError as err:
+        fail(parser.prog, f"--source: {err}")
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
-    spec = require_feature_net(args.source).net.spec
     digits = resize_images(DATASETS.get("digits")(), spec.height, spec.width)
+    fewest = int(digits.train_labels.bincount().min())
+    too_many = [n for n in args.per_class if n is not None and n > fewest]
+    if too_many:
+        fail(parser.prog, f"--per-class {too_many[0]}: the digits training split has only {fewest} examples "
+                          "of its rarest class; use at most that, or 'all'")
     budget = Budget(steps=args.steps, seed=args.seed)
     print(f"Digits resized to {spec.height}x{spec.width}: the {args.source} feature CNN fine-tuned (GLU, "
           f"aux head, center loss, 3 stages) vs the same network from scratch, {budget.steps} steps of "
           f"{budget.batch_size}; test accuracy on {len(digits.test)} digits")
     print(f"{'per class':>10}{'train':>7}{'fine-tuned':>12}{'scratch':>9}{'seconds':>9}")
     for n in args.per_class:
-        target = few_per_class(digits, n, args.seed) if n else digits
+        target = few_per_class(digits, n, args.seed) if n is not None else digits
         start = time.perf_counter()
         acc = fine_tune_vs_scratch(args.source, target, budget, args.device)
         print(f"{n or 'all':>10}{len(target.train):>7}{acc['fine-tuned']:>12.4f}{acc['scratch']:>9.4f}"
