@@ -188,7 +188,13 @@ def test_untrusted_pickle_is_refused(trained, capsys):
     import torch
 
     # A harmless object of a class not on torch's weights_only allow-list stands in for any payload.
-    torch.save({"step": Untrusted()}, trained / "checkpoints" / "step-0000020" / "state.pt")
+    ckpts = sorted((trained / "checkpoints").glob("step-*"))
+    torch.save({"step": Untrusted()}, ckpts[-1] / "state.pt")
+    # the newest checkpoint is refused (never unpickled) and named; an older clean one is used
+    code, _, err = run(["sample", str(trained), "-o", str(trained / "s.png")], capsys)
+    assert code == 0 and "refusing to unpickle" in err and ckpts[-1].name in err, err
+    for ckpt in ckpts:
+        torch.save({"step": Untrusted()}, ckpt / "state.pt")
     code, _, err = run(["sample", str(trained), "-o", str(trained / "s.png")], capsys)
     line = one_line_error(err)
     assert "refusing to unpickle" in line and "weights_only" not in line

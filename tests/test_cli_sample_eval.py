@@ -131,3 +131,10 @@ def test_eval_run_honours_n_real(tmp_path):
     for bad in ({"n_real": 0}, {"n_real": -5}, {"n_samples": 0}, {"n_real": 2.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             evaluate(run.model, run.dataset, run.pixels, run.cfg.eval, "cpu", probe=False, **bad)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04truncated"])
+def test_eval_empty_or_broken_npz_is_one_line(capsys, tmp_path, content):
+    fake = tmp_path / "empty.npz"
+    fake.write_bytes(content)
+    _fails(capsys, ["eval", "--real", "8gaussians", "--fake", str(fake)], str(fake))

@@ -14,7 +14,9 @@ class ConfigError(GenlabError, ValueError):
 
 
 class DataError(GenlabError):
-    """Missing, corrupt or wrongly shaped data."""
+    """Missing, corrupt or wrongly shaped data or files given by the user (CLI exit code 2)."""
+
+    exit_code = 2
 
 
 class NonFiniteLossError(GenlabError):

@@ -23,6 +23,8 @@ NPZ_KEYS = ("samples", "images", "x")
 
 
 def _from_npz(path: Path) -> np.ndarray:
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes): not an .npz file")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
@@ -31,7 +33,7 @@ def _from_npz(path: Path) -> np.ndarray:
                 raise DataError(f"{path} holds arrays {names}; name the samples one of "
                                 f"{', '.join(NPZ_KEYS)} (or store only one array)")
             return z[key]
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"cannot read {path} as .npz: {err}") from None
 
 

@@ -49,7 +49,7 @@ class LossWeighting:
                  ) -> Tensor:
         names, values = stack_losses(losses)
         w = self._resolve(losses, names, values, grads)
-        self.last_weights = dict(zip(names, w.unbind()))
+        self.last_weights = dict(zip(names, w.detach().unbind()))  # for logging: no graph kept
         return (w * values).sum()
 
     def _resolve(self, losses: Mapping[str, Tensor], names: list[str], values: Tensor,
