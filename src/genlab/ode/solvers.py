@@ -95,6 +95,17 @@ class ODESolution:
     trajectory: State | None = None
 
 
+def velocity_field(velocity: Callable[[Tensor, Tensor], Tensor]) -> VectorField:
+    """f(t, x) = velocity(x, t (B,)): a net with genlab's time-net signature (`genlab.nets.TimeMLP`,
+    `UNet`) as the right-hand side of `solve`, e.g. `solve(velocity_field(net), noise, 0.0, 1.0)`."""
+
+    def f(t: Tensor, x: State) -> State:
+        assert isinstance(x, Tensor), "velocity_field takes a single-tensor state"
+        return velocity(x, t.expand(len(x)))
+
+    return f
+
+
 def _first(x: State) -> Tensor:
     return x if isinstance(x, Tensor) else x[0]
 
@@ -150,4 +161,4 @@ def solve(f: VectorField, x0: State, t0: float, t1: float, method: Method = "eul
 
 
 __all__ = ["FIXED_NFE_PER_STEP", "STEPS", "Method", "ODESolution", "State", "VectorField", "euler_step",
-           "heun_step", "midpoint_step", "rk4_step", "solve"]
+           "heun_step", "midpoint_step", "rk4_step", "solve", "velocity_field"]
