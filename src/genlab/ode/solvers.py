@@ -100,7 +100,8 @@ def velocity_field(velocity: Callable[[Tensor, Tensor], Tensor]) -> VectorField:
     `UNet`) as the right-hand side of `solve`, e.g. `solve(velocity_field(net), noise, 0.0, 1.0)`."""
 
     def f(t: Tensor, x: State) -> State:
-        assert isinstance(x, Tensor), "velocity_field takes a single-tensor state"
+        if not isinstance(x, Tensor):
+            raise TypeError("velocity_field takes a single-tensor state")
         return velocity(x, t.expand(len(x)))
 
     return f
