@@ -18,7 +18,8 @@ tensors.
 
 Adaptive: "dopri5", the Dormand-Prince 5(4) pair (Dormand & Prince 1980) of `torchdiffeq.odeint`
 (Chen et al. 2018, arXiv:1806.07366) with tolerances `atol`, `rtol`; its NFE is counted by
-wrapping f.
+wrapping f, so it includes the evaluations torchdiffeq spends choosing its first step and on
+rejected steps.
 
 The state may be one tensor or a tuple of tensors (e.g. (x, log-density) for the likelihood
 integral); f gets t as a 0-dim tensor of the state's dtype and device and returns dx/dt of the same
