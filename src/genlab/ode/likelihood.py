@@ -31,7 +31,7 @@ from torch import Tensor
 
 from genlab.core.checks import check_int
 from genlab.core.errors import ConfigError, DataError
-from genlab.core.gaussian import std_normal_log_prob
+from genlab.distributions.gaussian import std_normal_log_prob
 from genlab.ode.solvers import Method, solve
 
 Velocity = Callable[[Tensor, Tensor], Tensor]  # v(x (B, ...), t (B,)) -> (B, ...), as genlab's time nets

@@ -23,7 +23,14 @@ from genlab.core.errors import DataError
 
 
 def wasserstein2(x: Tensor, y: Tensor) -> dict[str, Any]:
-    """`w2` between the empirical measures of x and y, (n, d) each, and `n`."""
+    """`w2` between the empirical measures of x and y, (n, d) each, and `n`.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+        >>> wasserstein2(x, x.flip(0) + torch.tensor([0.0, 2.0]))  # best pairing moves each point by 2
+        {'w2': 2.0, 'n': 2}
+    """
     a, b = feature_matrix(x, "samples"), feature_matrix(y, "target samples")
     if a.shape != b.shape:
         raise DataError(f"W2 needs two sample sets of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
