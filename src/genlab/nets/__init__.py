@@ -2,21 +2,24 @@
 
 * `mlp`: plain MLPs and the MLP GAN generator/critic.
 * `conv`: DCGAN-style conv stacks and the conv encoder/decoder.
+* `autoencoder`: `encoder_decoder`, the one builder of mlp | conv encoder/decoder pairs (`AUTOENCODERS`).
 * `dcgan`: DCGAN generator and critic on those stacks.
 * `resnet`: residual up/down blocks, ResNet generator and critic.
-* `norm`: the normalisation/output layer choosers; `scores`: the (B,)-score critic wrapper.
+* `norm`: the normalisation/output layer names (`Norm`, `Output`) and their layers.
+* `scores`: the (B,)-score critic wrapper.
 * `feature_cnn`: the small classifier whose penultimate layer is genlab's image feature space.
 """
 
+from genlab.nets.autoencoder import AUTOENCODERS, NetKind, encoder_decoder
 from genlab.nets.conv import ConvDecoder, ConvEncoder, down_layers, downsample_plan, up_layers
 from genlab.nets.dcgan import DCGANGenerator, dcgan_critic
 from genlab.nets.feature_cnn import FeatureCNN, NetSpec
 from genlab.nets.mlp import MLPGenerator, mlp, mlp_critic, mlp_layers
-from genlab.nets.norm import NORMS, OUTPUTS, norm_layer, output_layer
+from genlab.nets.norm import NORMS, OUTPUTS, Norm, Output, norm_layer, output_layer
 from genlab.nets.resnet import DownBlock, ResNetCritic, ResNetGenerator, UpBlock
 from genlab.nets.scores import Scores
 
-__all__ = ["NORMS", "OUTPUTS", "ConvDecoder", "ConvEncoder", "DCGANGenerator", "DownBlock", "FeatureCNN",
-           "MLPGenerator", "NetSpec", "ResNetCritic", "ResNetGenerator", "Scores", "UpBlock", "dcgan_critic",
-           "down_layers", "downsample_plan", "mlp", "mlp_critic", "mlp_layers", "norm_layer", "output_layer",
-           "up_layers"]
+__all__ = ["AUTOENCODERS", "NORMS", "OUTPUTS", "ConvDecoder", "ConvEncoder", "DCGANGenerator", "DownBlock",
+           "FeatureCNN", "MLPGenerator", "NetKind", "NetSpec", "Norm", "Output", "ResNetCritic", "ResNetGenerator",
+           "Scores", "UpBlock", "dcgan_critic", "down_layers", "downsample_plan", "encoder_decoder", "mlp",
+           "mlp_critic", "mlp_layers", "norm_layer", "output_layer", "up_layers"]
