@@ -15,6 +15,7 @@ import yaml
 from genlab.cli import main
 from genlab.config import load_config
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass
 from genlab.core.protocol import DataSpec, Sampler, StepContext
 from genlab.eval.evaluate import likelihood_metrics
 from genlab.models.vqvae import VQVAE, VQVAEPrior
@@ -57,8 +58,8 @@ def test_first_stage_is_an_encoder_with_a_bound_but_no_sampler():
 
 
 def test_config_errors_are_clear():
-    with pytest.raises(ConfigError, match="model.codebook"):
-        VQVAE.Config(codebook="kmeans")
+    with pytest.raises(ConfigError, match="unknown model.codebook 'kmeans'"):
+        build_dataclass(VQVAE.Config, {"codebook": "kmeans"}, "model.")  # the YAML / override path
     with pytest.raises(ConfigError, match="divisible"):
         VQVAE(VQVAE.Config(hidden=6, downsample=2), SPEC)
     with pytest.raises(ConfigError, match="image data"):
