@@ -20,6 +20,6 @@ from genlab.nets.resnet import DownBlock, ResNetCritic, ResNetGenerator, UpBlock
 from genlab.nets.scores import Scores
 
 __all__ = ["AUTOENCODERS", "NORMS", "OUTPUTS", "ConvDecoder", "ConvEncoder", "DCGANGenerator", "DownBlock",
-           "FeatureCNN", "MLPGenerator", "NetKind", "NetSpec", "Norm", "Output", "ResNetCritic", "ResNetGenerator",
-           "Scores", "UpBlock", "dcgan_critic", "down_layers", "downsample_plan", "encoder_decoder", "mlp",
-           "mlp_critic", "mlp_layers", "norm_layer", "output_layer", "up_layers"]
+           "FeatureCNN", "MLPGenerator", "NetKind", "NetSpec", "Norm", "Output", "ResNetCritic",
+           "ResNetGenerator", "Scores", "UpBlock", "dcgan_critic", "down_layers", "downsample_plan",
+           "encoder_decoder", "mlp", "mlp_critic", "mlp_layers", "norm_layer", "output_layer", "up_layers"]

@@ -9,8 +9,8 @@ import torch
 
 from genlab.config import Config
 from genlab.core.errors import ConfigError
-from genlab.core.typed import build_dataclass
 from genlab.core.protocol import DataSpec, StepContext
+from genlab.core.typed import build_dataclass
 from genlab.models.multitask import TASK_WEIGHTINGS, MultiTask, rotate_quarters
 from genlab.mtl import min_norm_weights
 from genlab.train.runlog import read_metrics

@@ -15,8 +15,8 @@ import yaml
 from genlab.cli import main
 from genlab.config import load_config
 from genlab.core.errors import ConfigError
-from genlab.core.typed import build_dataclass
 from genlab.core.protocol import DataSpec, Sampler, StepContext
+from genlab.core.typed import build_dataclass
 from genlab.eval.evaluate import likelihood_metrics
 from genlab.models.vqvae import VQVAE, VQVAEPrior
 from genlab.runs import load_run

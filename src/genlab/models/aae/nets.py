@@ -17,8 +17,8 @@ from genlab.nets.norm import Norm, Output
 NETS: tuple[str, ...] = get_args(NetKind)
 
 
-def build_autoencoder(net: NetKind, shape: tuple[int, ...], n_out: int, n_in: int, hidden: int,
-                      depth: int, output: Output = "none", norm: Norm = "none") -> tuple[nn.Module, nn.Module]:
+def build_autoencoder(net: NetKind, shape: tuple[int, ...], n_out: int, n_in: int, hidden: int, depth: int,
+                      output: Output = "none", norm: Norm = "none") -> tuple[nn.Module, nn.Module]:
     """(encoder with `n_out` outputs, decoder from `n_in` inputs to `shape` with activation `output`
     and normalisation `norm` after each hidden layer). An MLP decoder keeps a norm slot even for
     "none"; a conv decoder has none then (the parameter names of decoders saved before the option)."""

@@ -28,7 +28,8 @@ ACTIVATIONS.register("swish")(nn.SiLU)
 ACTIVATIONS.register("leaky_relu")(partial(nn.LeakyReLU, 0.2))
 
 
-def mlp_energy(shape: tuple[int, ...], hidden: int = 128, depth: int = 3, act: Activation = "swish") -> Scores:
+def mlp_energy(shape: tuple[int, ...], hidden: int = 128, depth: int = 3,
+               act: Activation = "swish") -> Scores:
     """Flatten -> `depth` x [Linear, act] of width `hidden` -> one energy per example."""
     body = mlp_layers(math.prod(shape), 1, hidden, depth, ACTIVATIONS.get(act))
     return Scores(nn.Sequential(nn.Flatten(), *body))

@@ -65,7 +65,8 @@ class MultiTask(Model):
             for given in (self.task_weights, self.task_priors):
                 unknown = sorted(set(given or {}) - set(self.tasks))
                 if unknown:
-                    raise ConfigError(f"unknown task(s) {unknown} in the model config; tasks: {list(self.tasks)}")
+                    raise ConfigError(f"unknown task(s) {unknown} in the model config; "
+                                      f"tasks: {list(self.tasks)}")
             for name, value in (self.task_weights or {}).items():
                 check_range(f"model.task_weights.{name}", value, 0.0)
             for name, value in (self.task_priors or {}).items():

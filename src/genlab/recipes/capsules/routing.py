@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from typing import Literal, get_args
 
 import torch

@@ -60,7 +60,8 @@ class FineTuned(Model):
             """The staged-unfreezing schedule of `unfreeze_top` / `unfreeze_all` (a ConfigError if the
             stages are out of order)."""
             try:
-                return Unfreezing(((0, GROUPS[:1]), (self.unfreeze_top, GROUPS[:2]), (self.unfreeze_all, GROUPS)))
+                return Unfreezing(((0, GROUPS[:1]), (self.unfreeze_top, GROUPS[:2]),
+                                   (self.unfreeze_all, GROUPS)))
             except ValueError as err:
                 raise ConfigError(f"model.unfreeze_top / model.unfreeze_all: {err}") from None
 
