@@ -187,3 +187,31 @@ def test_no_config_post_init_calls_choice(family):
            for fn in cls.body if isinstance(fn, ast.FunctionDef) and fn.name == "__post_init__"
            for line in _calls_choice(fn)]
     assert not bad, bad
+
+
+# ---------------------------------------------------------------- tables keyed by the Literals
+
+
+def _tables() -> list[Any]:
+    from genlab.models.ebm.energy import ACTIVATIONS, ENERGY_NETS
+    from genlab.models.ebm.model import EBM, LANGEVIN
+    from genlab.models.flow.model import COUPLINGS, MIXINGS, Glow
+    from genlab.models.multitask import TASK_WEIGHTINGS, MultiTask
+    from genlab.models.vae.latents import LOG_PMFS
+    from genlab.models.vae.model import LATENT_TYPES, VAE
+    from genlab.models.vqvae.model import CODEBOOKS, VQVAE
+    from genlab.nets import AUTOENCODERS
+
+    return [(AUTOENCODERS, VAE.Config, "net"), (AUTOENCODERS, MultiTask.Config, "net"),
+            (LATENT_TYPES, VAE.Config, "latent_type"), (LOG_PMFS, VAE.Config, "noise"),
+            (ENERGY_NETS, EBM.Config, "net"), (ACTIVATIONS, EBM.Config, "act"),
+            (LANGEVIN, EBM.Config, "langevin"), (MIXINGS, Glow.Config, "mixing"),
+            (COUPLINGS, Glow.Config, "coupling"), (CODEBOOKS, VQVAE.Config, "codebook"),
+            (TASK_WEIGHTINGS, MultiTask.Config, "task_weighting")]
+
+
+@pytest.mark.parametrize("table,config,key", _tables(), ids=lambda v: getattr(v, "kind", None))
+def test_tables_hold_exactly_their_literal_options(table, config, key):
+    """A registry that builds what a choice names has one entry per Literal option (none unreachable,
+    none missing, so a valid config never meets an unknown name)."""
+    assert set(table.names()) == set(typing.get_args(typing.get_type_hints(config)[key]))

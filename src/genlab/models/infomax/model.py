@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -31,6 +31,11 @@ from genlab.models.infomax.mi import js_mi_bound, js_mi_loss
 from genlab.models.infomax.negatives import derangement
 from genlab.models.infomax.nets import InfoMaxEncoder, PairCritic
 from genlab.models.registry import MODELS
+
+GlobalPair = Literal["z_z", "feat_z"]
+ProbeLayer = Literal["conv", "feature", "code"]
+GLOBAL_PAIRS: tuple[str, ...] = get_args(GlobalPair)
+PROBE_LAYERS: tuple[str, ...] = get_args(ProbeLayer)
 
 
 @MODELS.register("infomax")
@@ -50,11 +55,11 @@ class DeepInfoMax(Model):
         beta: float = 1.5  # weight of the local JS-MI term (averaged over positions)
         gamma: float = 0.01  # weight of the KL(q(z|x) || N(0, I)) term (averaged over code dimensions)
         # global pairs: (z, z) as in the reference code, or (global feature of x, z) as in the article
-        global_pair: Literal["z_z", "feat_z"] = "z_z"
+        global_pair: GlobalPair = "z_z"
         # the layer a linear probe reads (`representation`), Hjelm et al.'s "conv" / "fc" / "Y": the
         # local feature map flattened, the global (max-pooled) feature, or the code mean (`encode`,
         # the article's downstream feature)
-        probe_layer: Literal["conv", "feature", "code"] = "code"
+        probe_layer: ProbeLayer = "code"
 
         def __post_init__(self) -> None:
             for name, low in (("latent_dim", 1), ("global_channels", 1), ("global_layers", 0),
