@@ -73,7 +73,10 @@ class DeepInfoMax(Model):
                 check_range(f"model.{name}", getattr(self, name), 0.0)
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        shape = tuple(DataSpec.coerce(spec).require("model infomax", image=True).shape)
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3:  # any (C, H, W) array will do: pixel levels are not needed
+            spec.require("model infomax", image=True)
+        shape = tuple(spec.shape)
         super().__init__()
         self.cfg, self.shape = cfg, shape
         self.encoder = InfoMaxEncoder(shape, tuple(cfg.channels), cfg.global_channels, cfg.global_layers,

@@ -73,7 +73,9 @@ class MultiTask(Model):
                 check_range(f"model.task_priors.{name}", value, 0.0, low_open=True)
 
     def __init__(self, cfg: Config, spec: DataSpec):
-        spec = DataSpec.coerce(spec).require("model multitask", image=True, labelled=True)
+        spec = DataSpec.coerce(spec)
+        # any labelled (C, H, W) array will do: pixel levels are not needed
+        spec.require("model multitask", image=len(spec.shape) != 3, labelled=True)
         if cfg.rotation:
             spec.require("model.rotation=true", square=True)
         if cfg.net == "conv":

@@ -114,7 +114,9 @@ class VQVAE(Model):
                                   f"{2**self.downsample} (channels halve towards the image)")
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        spec = DataSpec.coerce(spec).require("model vqvae", image=True)
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3:  # any (C, H, W) array will do: pixel levels are not needed
+            spec.require("model vqvae", image=True)
         super().__init__()
         self.cfg, self.shape = cfg, tuple(spec.shape)
         self.grid = check_grid(self.shape, cfg.downsample)
