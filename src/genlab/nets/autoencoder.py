@@ -24,7 +24,7 @@ from typing import Literal
 from torch import nn
 
 from genlab.core.registry import Registry
-from genlab.nets.conv import ConvDecoder, ConvEncoder
+from genlab.nets.conv import ConvDecoder, ConvEncoder, square_image
 from genlab.nets.mlp import MLPGenerator, mlp
 from genlab.nets.norm import Norm, Output
 
@@ -45,10 +45,9 @@ def mlp_pair(shape: tuple[int, ...], n_out: int, n_in: int, hidden: int, depth: 
 @AUTOENCODERS.register("conv")
 def conv_pair(shape: tuple[int, ...], n_out: int, n_in: int, hidden: int, depth: int,
               norm: Norm | None = None, output: Output | None = None) -> Pair:
-    encoder = ConvEncoder(shape, n_out, hidden)  # type: ignore[arg-type]  (checked square there)
-    decoder = ConvDecoder(n_in, shape, hidden, norm=None if norm == "none" else norm,  # type: ignore[arg-type]
-                          output=output)
-    return encoder, decoder
+    image = square_image(shape, "model.net=conv")
+    encoder = ConvEncoder(image, n_out, hidden)
+    return encoder, ConvDecoder(n_in, image, hidden, norm=None if norm == "none" else norm, output=output)
 
 
 def encoder_decoder(kind: NetKind, shape: tuple[int, ...], n_out: int, n_in: int, hidden: int,
