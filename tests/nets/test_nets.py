@@ -181,6 +181,7 @@ GAN_KEYS = {('mlp', (2,), 'batch', 'layer'): ({'net.0.weight': (8, 5),
                                                         'blocks.3.main.3.bias': (8,),
                                                         'head.weight': (1, 8),
                                                         'head.bias': (1,)})}
+# genlab 0.2.0: the MLP decoder is `MLPGenerator` (genlab.nets.autoencoder), so its keys gained "net."
 VAE_KEYS = {('mlp', (2,)): {'raw_log_std': (2,),
                             'encoder.1.0.weight': (8, 2),
                             'encoder.1.0.bias': (8,),
@@ -188,12 +189,12 @@ VAE_KEYS = {('mlp', (2,)): {'raw_log_std': (2,),
                             'encoder.1.2.bias': (8,),
                             'encoder.1.4.weight': (6, 8),
                             'encoder.1.4.bias': (6,),
-                            'decoder.0.weight': (8, 3),
-                            'decoder.0.bias': (8,),
-                            'decoder.2.weight': (8, 8),
-                            'decoder.2.bias': (8,),
-                            'decoder.4.weight': (2, 8),
-                            'decoder.4.bias': (2,)},
+                            'decoder.net.0.weight': (8, 3),
+                            'decoder.net.0.bias': (8,),
+                            'decoder.net.2.weight': (8, 8),
+                            'decoder.net.2.bias': (8,),
+                            'decoder.net.4.weight': (2, 8),
+                            'decoder.net.4.bias': (2,)},
             ('conv', (1, 28, 28)): {'raw_log_std': (1, 28, 28),
                                     'encoder.features.0.weight': (8, 1, 3, 3),
                                     'encoder.features.0.bias': (8,),
@@ -292,7 +293,7 @@ def test_gan_state_dict_keys_unchanged(args: tuple) -> None:
 
 
 @pytest.mark.parametrize("args", list(VAE_KEYS))
-def test_vae_state_dict_keys_unchanged(args: tuple) -> None:
+def test_vae_state_dict_keys(args: tuple) -> None:
     net, shape = args
     model = VAE(VAE.Config(net=net, hidden=8, depth=2, latent_dim=3), shape)
     assert _keys(model) == VAE_KEYS[args]

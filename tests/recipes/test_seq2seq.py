@@ -101,7 +101,7 @@ def test_uniform_model_beam_equals_brute_force(task):
 
 
 def test_needs_token_data():
-    with pytest.raises(ValueError, match="vocab_size"):
+    with pytest.raises(ValueError, match="needs token data"):
         Seq2Seq(Seq2Seq.Config(), DataSpec((5,)))
     with pytest.raises(ValueError, match="predicates_per_subject"):
         make_task(10, predicates_per_subject=1)

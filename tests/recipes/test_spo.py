@@ -125,7 +125,7 @@ def test_train_step_targets_and_untrained_start():
     update = next(model.train_step({"x": ds.train, "y": ds.train_labels}, StepContext(0)))
     # at initialisation p^n is small everywhere: the loss is mostly the positives' n * log 2 terms
     assert torch.isfinite(update.loss) and 0 < update.logs["subject_loss"] < 2
-    with pytest.raises(ValueError, match="vocab_size"):
+    with pytest.raises(ValueError, match="needs token data"):
         SPOExtractor(SPOExtractor.Config(), DataSpec((5,)))
     with pytest.raises(ValueError, match="heads"):
         SPOExtractor.Config(dim=10, heads=4)

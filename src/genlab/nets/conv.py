@@ -13,7 +13,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from genlab.core.errors import ConfigError
-from genlab.nets.norm import norm_layer, output_layer
+from genlab.nets.norm import Norm, Output, norm_layer, output_layer
 
 Act = Callable[[], nn.Module]
 
@@ -33,13 +33,13 @@ def square_image(shape: tuple[int, ...], who: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def _block(conv: nn.Module, ch: int, act: Act, norm: str | None) -> list[nn.Module]:
+def _block(conv: nn.Module, ch: int, act: Act, norm: Norm | None) -> list[nn.Module]:
     # norm=None: no slot at all, so parameter indices match checkpoints of the plain layout
     return [conv, act()] if norm is None else [conv, norm_layer(norm, ch), act()]
 
 
 def down_layers(c: int, base: int, n: int, act: Act = nn.ReLU,
-                norm: str | None = None) -> tuple[list[nn.Module], int]:
+                norm: Norm | None = None) -> tuple[list[nn.Module], int]:
     """Conv 3x3 (c -> base), act, then n x [Conv 4x4 stride 2 doubling channels, (norm), act].
 
     Returns the layers and the final channel count.
@@ -52,7 +52,7 @@ def down_layers(c: int, base: int, n: int, act: Act = nn.ReLU,
     return layers, ch
 
 
-def up_layers(ch: int, c: int, n: int, act: Act = nn.ReLU, norm: str | None = None) -> list[nn.Module]:
+def up_layers(ch: int, c: int, n: int, act: Act = nn.ReLU, norm: Norm | None = None) -> list[nn.Module]:
     """n x [ConvT 4x4 stride 2 halving channels, (norm), act], then Conv 3x3 (-> c)."""
     layers: list[nn.Module] = []
     for _ in range(n):
@@ -85,7 +85,7 @@ class ConvDecoder(nn.Module):
     """
 
     def __init__(self, n_in: int, shape: tuple[int, int, int], base: int = 32, act: Act = nn.ReLU,
-                 norm: str | None = None, output: str | None = None):
+                 norm: Norm | None = None, output: Output | None = None):
         super().__init__()
         c, h, _ = square_image(shape, "ConvDecoder")
         n, final = downsample_plan(h)

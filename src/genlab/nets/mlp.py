@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from genlab.nets.norm import norm_layer, output_layer
+from genlab.nets.norm import Norm, Output, norm_layer, output_layer
 from genlab.nets.scores import Scores
 
 
 def mlp_layers(n_in: int, n_out: int, hidden: int = 256, depth: int = 2,
-               act: Callable[[], nn.Module] = nn.ReLU, norm: str | None = None) -> list[nn.Module]:
+               act: Callable[[], nn.Module] = nn.ReLU, norm: Norm | None = None) -> list[nn.Module]:
     """`depth` x [Linear, (norm), act] then a linear output layer.
 
     `norm=None` leaves no norm slot (the plain layout); a name, even "none", adds one after each hidden
@@ -37,25 +37,29 @@ def mlp_layers(n_in: int, n_out: int, hidden: int = 256, depth: int = 2,
 
 
 def mlp(n_in: int, n_out: int, hidden: int = 256, depth: int = 2,
-        act: Callable[[], nn.Module] = nn.ReLU, norm: str | None = None) -> nn.Sequential:
+        act: Callable[[], nn.Module] = nn.ReLU, norm: Norm | None = None) -> nn.Sequential:
     """`depth` hidden layers of width `hidden`, each followed by `act`; a linear output layer."""
     return nn.Sequential(*mlp_layers(n_in, n_out, hidden, depth, act, norm))
 
 
 class MLPGenerator(nn.Module):
-    """z -> `depth` x [Linear, norm, ReLU] of width `hidden` -> output layer -> an example of `shape`."""
+    """z -> `depth` x [Linear, norm, ReLU] of width `hidden` -> output layer -> an example of `shape`.
+
+    `norm=None` leaves no norm slot and `output=None` no output layer (the plain MLP decoder of
+    `genlab.nets.autoencoder`); the GAN defaults keep both slots, as their checkpoints have them.
+    """
 
     def __init__(self, latent_dim: int, shape: tuple[int, ...], hidden: int = 512, depth: int = 3,
-                 norm: str = "none", output: str = "none"):
+                 norm: Norm | None = "none", output: Output | None = "none"):
         super().__init__()
         self.shape = tuple(shape)
-        self.net = nn.Sequential(*mlp_layers(latent_dim, math.prod(shape), hidden, depth, nn.ReLU, norm),
-                                 output_layer(output))
+        layers = mlp_layers(latent_dim, math.prod(shape), hidden, depth, nn.ReLU, norm)
+        self.net = nn.Sequential(*layers, *([] if output is None else [output_layer(output)]))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(-1, *self.shape)
 
 
-def mlp_critic(shape: tuple[int, ...], hidden: int = 512, depth: int = 3, norm: str = "none") -> Scores:
+def mlp_critic(shape: tuple[int, ...], hidden: int = 512, depth: int = 3, norm: Norm = "none") -> Scores:
     """Flatten -> `depth` x [Linear, norm, ReLU] of width `hidden` -> one score per example."""
     return Scores(nn.Sequential(nn.Flatten(), *mlp_layers(math.prod(shape), 1, hidden, depth, nn.ReLU, norm)))

@@ -138,9 +138,8 @@ class Seq2Seq(Model):
             check_int("hidden", self.hidden, 1)
 
     def __init__(self, config: Config, spec: DataSpec):
+        spec.require("Seq2Seq", tokens=True)
         super().__init__()
-        if spec.vocab_size is None:
-            raise ValueError("Seq2Seq needs token data: the DataSpec has no vocab_size")
         v, e, h = spec.vocab_size, config.emb, config.hidden
         self.embed = nn.Embedding(v, e, padding_idx=PAD)
         self.encoder = nn.GRU(e, h, batch_first=True, bidirectional=True)

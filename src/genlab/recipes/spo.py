@@ -93,9 +93,8 @@ class SPOExtractor(Model):
             check_range("object_power", self.object_power, 1.0)
 
     def __init__(self, config: Config, spec: DataSpec):
+        spec.require("SPOExtractor", tokens=True)
         super().__init__()
-        if spec.vocab_size is None:
-            raise ValueError("SPOExtractor needs token data: the DataSpec has no vocab_size")
         if spec.shape[0] > config.max_len:
             raise ValueError(f"sentences of {spec.shape[0]} tokens exceed max_len={config.max_len}")
         self.cfg, d = config, config.dim

@@ -144,7 +144,7 @@ def test_bad_configs_and_inputs():
         build("realnvp", (1, 6, 6), levels=3)
     with pytest.raises(ConfigError, match="model.mixing"):
         build("glow", (1, 4, 4), mixing="lu")
-    with pytest.raises(ConfigError, match="vectors"):
+    with pytest.raises(ConfigError, match="needs vector data"):
         build("glow", (2, 3))
     model = build("glow", (1, 4, 4))
     with pytest.raises(ValueError, match=r"shape \(1, 4, 4\)"):

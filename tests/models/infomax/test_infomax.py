@@ -12,6 +12,7 @@ from scipy.stats import chisquare
 from torch.distributions import Normal, kl_divergence
 
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass
 from genlab.distributions.gaussian import kl_std_normal
 from genlab.models import DataSpec, Encoder, Sampler, StepContext
 from genlab.models.infomax import DeepInfoMax, derangement, js_mi_bound, js_mi_loss
@@ -167,8 +168,8 @@ def test_feat_z_pairs_train_every_parameter():
     ({"probe_layer": "fc"}, "probe_layer"),
 ])
 def test_bad_config_values_are_clear_errors(overrides, match):
-    with pytest.raises(ValueError, match=match):
-        DeepInfoMax.Config(**{**TINY, **overrides})
+    with pytest.raises(ConfigError, match=f"model.{match}"):  # the YAML / override path
+        build_dataclass(DeepInfoMax.Config, {**TINY, **overrides}, "model.")
 
 
 def test_bad_data_is_a_clear_error():

@@ -10,6 +10,7 @@ import torch
 from genlab.config import Config
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import DataSpec, StepContext
+from genlab.core.typed import build_dataclass
 from genlab.models.multitask import TASK_WEIGHTINGS, MultiTask, rotate_quarters
 from genlab.mtl import min_norm_weights
 from genlab.train.runlog import read_metrics
@@ -148,12 +149,14 @@ def test_rotation_and_step_losses():
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="task weighting"):
-        MultiTask.Config(task_weighting="nope")
+    with pytest.raises(ConfigError, match="unknown model.task_weighting 'nope'"):
+        build_dataclass(MultiTask.Config, {"task_weighting": "nope"}, "model.")  # the YAML / override path
     with pytest.raises(ConfigError, match="unknown task"):
-        MultiTask(MultiTask.Config(task_weights={"colour": 1.0}), SPEC)
-    with pytest.raises(ValueError, match="task_priors"):
-        MultiTask(MultiTask.Config(task_weighting="prior", task_priors={"class": -1.0}), SPEC)
+        MultiTask.Config(task_weights={"colour": 1.0})
+    with pytest.raises(ConfigError, match="unknown task"):
+        MultiTask.Config(rotation=False, task_priors={"rotation": 1.0})
+    with pytest.raises(ConfigError, match="task_priors"):
+        MultiTask.Config(task_weighting="prior", task_priors={"class": -1.0})
     with pytest.raises(ConfigError, match="labelled"):
         MultiTask(MultiTask.Config(), DataSpec((1, 8, 8), levels=17))
     with pytest.raises(ConfigError, match="square"):

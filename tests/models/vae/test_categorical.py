@@ -12,6 +12,7 @@ from torch.distributions import Categorical, kl_divergence
 
 from genlab.cli import main
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass
 from genlab.distributions import noise_argmax_probs
 from genlab.models.vae.model import VAE
 
@@ -91,8 +92,8 @@ def test_prior_samples_and_train_step():
 def test_bad_options():
     with pytest.raises(ValueError, match="model.iwae_k must be 1 with model.latent_type=categorical"):
         VAE.Config(latent_type="categorical", iwae_k=5)
-    with pytest.raises(ConfigError, match="model.latent_type"):
-        VAE.Config(latent_type="beta")
+    with pytest.raises(ConfigError, match="unknown model.latent_type 'beta'; choose one of: gaussian, categ"):
+        build_dataclass(VAE.Config, {"latent_type": "beta"}, "model.")  # the YAML / override path
     with pytest.raises(ValueError, match="model.categories"):
         VAE.Config(latent_type="categorical", categories=1)
 

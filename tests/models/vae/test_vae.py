@@ -24,7 +24,7 @@ def linear_gaussian_vae(mean_scale: float = 1.0, std_scale: float = 1.0):
     w = q * torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64)
     mu = torch.randn(D, dtype=torch.float64)
     m = torch.diag(w.T @ w) + SIGMA**2  # diagonal because W's columns are orthogonal
-    enc, dec = vae.encoder[1][0], vae.decoder[0]
+    enc, dec = vae.encoder[1][0], vae.decoder.net[0]
     with torch.no_grad():
         dec.weight.copy_(w)
         dec.bias.copy_(mu)

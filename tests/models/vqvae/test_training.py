@@ -16,6 +16,7 @@ from genlab.cli import main
 from genlab.config import ModelSpec, load_config
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import DataSpec, Sampler, StepContext
+from genlab.core.typed import build_dataclass
 from genlab.eval.evaluate import likelihood_metrics
 from genlab.models.vqvae import VQVAE, VQVAEPrior
 from genlab.runs import load_run
@@ -58,8 +59,8 @@ def test_first_stage_is_an_encoder_with_a_bound_but_no_sampler():
 
 
 def test_config_errors_are_clear():
-    with pytest.raises(ConfigError, match="model.codebook"):
-        VQVAE.Config(codebook="kmeans")
+    with pytest.raises(ConfigError, match="unknown model.codebook 'kmeans'"):
+        build_dataclass(VQVAE.Config, {"codebook": "kmeans"}, "model.")  # the YAML / override path
     with pytest.raises(ConfigError, match="divisible"):
         VQVAE(VQVAE.Config(hidden=6, downsample=2), SPEC)
     with pytest.raises(ConfigError, match="image data"):

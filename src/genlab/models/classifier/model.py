@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.core.errors import ConfigError
+from genlab.core.checks import check_int
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
 from genlab.nets.feature_cnn import FeatureCNN, NetSpec
@@ -30,16 +30,16 @@ class Classifier(Model):
         features: int = 128  # width of the feature (penultimate) layer
         n_classes: int | None = None  # None: from the data's labels
 
+        def __post_init__(self) -> None:
+            check_int("model.features", self.features, 1)
+            if self.n_classes is not None:
+                check_int("model.n_classes", self.n_classes, 2)
+
     def __init__(self, cfg: Config, spec: DataSpec):
-        spec = DataSpec.coerce(spec)
-        if len(spec.shape) != 3 or not spec.is_image:
-            raise ConfigError(f"model classifier needs image data (C, H, W), got example shape {spec.shape}")
-        n_classes = cfg.n_classes if cfg.n_classes is not None else spec.n_classes
-        if n_classes is None or n_classes < 2:
-            raise ConfigError("model classifier needs labelled data with >= 2 classes "
-                              f"(or model.n_classes >= 2), got {n_classes}")
-        if cfg.features < 1:
-            raise ConfigError(f"model.features must be >= 1, got {cfg.features}")
+        spec = DataSpec.coerce(spec).require("model classifier", image=True)
+        n_classes = cfg.n_classes
+        if n_classes is None:  # from the data's labels
+            n_classes = spec.require("model classifier", labelled=True).n_classes
         super().__init__()
         self.cfg = cfg
         c, h, w = spec.shape

@@ -17,22 +17,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import check_int, check_range, choice
-from genlab.core.errors import ConfigError
+from genlab.core.checks import check_int, check_range
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.core.registry import Registry
 from genlab.models.ebm.buffer import ReplayBuffer
-from genlab.models.ebm.energy import ACTIVATIONS, NETS, build_energy
+from genlab.models.ebm.energy import Activation, build_energy
 from genlab.models.ebm.loss import cd_loss
 from genlab.models.registry import MODELS
+from genlab.nets.autoencoder import NetKind
 from genlab.sampling import LangevinSampler
 
-LANGEVIN = ("practical", "theoretical")
-SAMPLE_FROM = ("buffer", "noise")
+# model.langevin -> (config, steps, clamp range) -> sampler
+LANGEVIN: Registry = Registry("model.langevin")
+LANGEVIN.register("practical")(lambda cfg, steps, clamp: LangevinSampler.practical(
+    cfg.step_size, cfg.noise_std, steps, cfg.grad_clip, clamp))
+LANGEVIN.register("theoretical")(lambda cfg, steps, clamp: LangevinSampler.theoretical(
+    cfg.step_size, steps, cfg.grad_clip, clamp))
 IMAGE_RANGE, VECTOR_RANGE = (0.0, 1.0), (-2.0, 2.0)
 
 
@@ -43,14 +48,15 @@ class EBM(Model):
     @dataclass
     class Config:
         # energy net
-        net: str = "mlp"  # mlp | conv
+        net: NetKind = "mlp"
         hidden: int = 128  # MLP width, or the conv net's base channel count
         depth: int = 3  # MLP hidden layers
-        act: str = "swish"  # swish | leaky_relu
+        act: Activation = "swish"
         spectral_norm: bool = False
         alpha: float = 1.0  # weight of the energy-square regulariser (official code: 1)
         # Langevin negatives
-        langevin: str = "practical"  # practical (official code) | theoretical (drift eps/2, noise sqrt(eps))
+        # practical (official code) | theoretical (drift eps/2, noise sqrt(eps))
+        langevin: Literal["practical", "theoretical"] = "practical"
         n_steps: int = 60
         step_size: float = 10.0  # practical: lambda; theoretical: eps
         noise_std: float = 0.005  # practical only (theoretical: sqrt(step_size))
@@ -64,14 +70,10 @@ class EBM(Model):
         store_uint8: bool | None = None  # null: uint8 codes for images, floats for vectors
         # sampling after training
         sample_steps: int | None = None  # Langevin steps of sample(n); null: n_steps
-        sample_from: str = "buffer"  # buffer (past negatives, noise while empty) | noise
+        sample_from: Literal["buffer", "noise"] = "buffer"  # buffer: past negatives (noise while empty)
 
         def __post_init__(self) -> None:
             # Ranges checked when the config is built, so a bad value fails before any data is loaded.
-            choice(self.net, NETS, "model.net")
-            choice(self.act, ACTIVATIONS, "model.act")
-            choice(self.langevin, LANGEVIN, "model.langevin")
-            choice(self.sample_from, SAMPLE_FROM, "model.sample_from")
             for name, low in (("hidden", 1), ("depth", 0), ("n_steps", 1), ("buffer_size", 1)):
                 check_int(f"model.{name}", getattr(self, name), low)
             if self.sample_steps is not None:
@@ -89,9 +91,9 @@ class EBM(Model):
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         spec = DataSpec.coerce(spec)
+        if cfg.net == "conv":
+            spec.require("model.net=conv", square=True)
         super().__init__()
-        if cfg.net == "conv" and len(spec.shape) != 3:
-            raise ConfigError(f"model.net=conv needs image data, got example shape {spec.shape}")
         self.cfg, self.shape = cfg, tuple(spec.shape)
         self.energy = build_energy(cfg.net, self.shape, cfg.hidden, cfg.depth, cfg.act, cfg.spectral_norm)
         self.data_range = cfg.data_range or (IMAGE_RANGE if spec.is_image else VECTOR_RANGE)
@@ -104,10 +106,7 @@ class EBM(Model):
         """The configured Langevin sampler (`n_steps` overrides the training chain length)."""
         cfg = self.cfg
         steps = cfg.n_steps if n_steps is None else n_steps
-        clamp = self.data_range if cfg.clamp else None
-        if cfg.langevin == "theoretical":
-            return LangevinSampler.theoretical(cfg.step_size, steps, cfg.grad_clip, clamp)
-        return LangevinSampler.practical(cfg.step_size, cfg.noise_std, steps, cfg.grad_clip, clamp)
+        return LANGEVIN.get(cfg.langevin)(cfg, steps, self.data_range if cfg.clamp else None)
 
     @contextlib.contextmanager
     def _frozen_power_iteration(self) -> Iterator[None]:

@@ -25,6 +25,7 @@ odd/even split for vectors; the network sees x * mask) or, with `mask=None`, the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,8 @@ from genlab.core.errors import ConfigError
 from genlab.models.flow.base import Bijection, check_channels, sum_per_example, wide
 
 NetFactory = Callable[[int, int], nn.Module]  # (inputs, outputs) -> network
-SCALES = ("sigmoid", "tanh")
+Scale = Literal["sigmoid", "tanh"]  # the bounded scale of an affine coupling (see the module doc)
+SCALES: tuple[str, ...] = get_args(Scale)
 
 
 class AffineCoupling(Bijection):
@@ -49,10 +51,10 @@ class AffineCoupling(Bijection):
     additive = False
 
     def __init__(self, channels: int, net_fn: NetFactory, mask: Tensor | None = None,
-                 flip: bool = False, scale: str = "sigmoid", clamp: float = 2.0):
+                 flip: bool = False, scale: Scale = "sigmoid", clamp: float = 2.0):
         super().__init__()
         if not self.additive:
-            choice(scale, SCALES, "coupling scale")
+            choice(scale, SCALES, "coupling scale")  # for direct callers; configs check their Literal
         self.channels, self.flip, self.scale, self.clamp = channels, flip, scale, clamp
         per = 1 if self.additive else 2
         if mask is None:

@@ -27,19 +27,21 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.core.registry import Registry
 from genlab.models.flow.actnorm import ActNorm
 from genlab.models.flow.base import Bijection, FlowSequence
-from genlab.models.flow.coupling import AdditiveCoupling, AffineCoupling, ScaleLayer
+from genlab.models.flow.coupling import AdditiveCoupling, AffineCoupling, NetFactory, Scale, ScaleLayer
 from genlab.models.flow.invconv import InvConv1x1
 from genlab.models.flow.masks import checkerboard_mask, parity_mask
-from genlab.models.flow.multiscale import MultiScaleFlow, Prior, Split
+from genlab.models.flow.multiscale import MultiScaleFlow, Prior, Split, SplitPrior
 from genlab.models.flow.nets import coupling_net
 from genlab.models.flow.permute import Permute
 from genlab.models.flow.squeeze import Squeeze
@@ -72,13 +74,11 @@ class FlowModel(Model):
     handles_images = True  # False: images are always flattened (NICE)
 
     def __init__(self, cfg: FlowConfig, spec: DataSpec | tuple[int, ...]):
-        shape = DataSpec.coerce(spec).shape
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3:  # flows take images (C, H, W) or vectors (D,)
+            spec.require(f"model {type(self).__name__.lower()}", vector=True)
         super().__init__()
-        self.cfg, self.shape = cfg, tuple(shape)
-        if cfg.hidden < 1 or cfg.depth < 0:
-            raise ConfigError("model.hidden must be >= 1 and model.depth >= 0")
-        if len(self.shape) not in (1, 3):
-            raise ConfigError(f"flows need vectors (D,) or images (C, H, W), got example shape {shape}")
+        self.cfg, self.shape = cfg, tuple(spec.shape)
         self.image = len(self.shape) == 3 and not cfg.flatten and self.handles_images
         self.flow_shape = self.shape if self.image else (math.prod(self.shape),)
         self.flow = self.build()
@@ -176,8 +176,6 @@ class NICE(FlowModel):
     handles_images = False
 
     def build(self) -> MultiScaleFlow:
-        if self.cfg.couplings < 1:
-            raise ConfigError("model.couplings must be >= 1")
         return self.vector_flow(lambda d: [
             *(AdditiveCoupling(d, self.net_fn(), mask=parity_mask(d, i % 2))
               for i in range(self.cfg.couplings)),
@@ -194,10 +192,10 @@ class RealNVP(FlowModel):
     class Config(FlowConfig):
         couplings: int = 3  # images: per mask type per scale (paper: 3); vectors: total = 2x this
         levels: int = 2  # images: number of scales (levels - 1 squeezes and splits)
-        scale: str = "tanh"  # bounded log-scale: tanh (identity at init) | sigmoid (Glow code)
+        scale: Scale = "tanh"  # bounded log-scale: tanh (identity at init) | sigmoid (Glow code)
         actnorm: bool = True  # ActNorm before each coupling (replaces the paper's batch norm)
         learn_top: bool = False  # learned top prior instead of N(0, I)
-        split_prior: str = "standard"  # RealNVP: standard; conditional: Glow's split2d
+        split_prior: SplitPrior = "standard"  # RealNVP: standard; conditional: Glow's split2d
 
     def _coupling(self, channels: int, mask: Tensor | None, flip: bool, image: bool) -> list[Bijection]:
         out: list[Bijection] = [ActNorm(channels)] if self.cfg.actnorm else []
@@ -207,8 +205,6 @@ class RealNVP(FlowModel):
 
     def build(self) -> MultiScaleFlow:
         cfg = self.cfg
-        if cfg.couplings < 1 or cfg.levels < 1:
-            raise ConfigError("model.couplings and model.levels must be >= 1")
         if not self.image:
             def layers(d: int) -> list[Bijection]:
                 return [b for i in range(2 * cfg.couplings)
@@ -244,33 +240,21 @@ class Glow(FlowModel):
         hidden: int = 128
         levels: int = 2  # L (images): each level squeezes once; L - 1 splits
         steps: int = 8  # K flow steps per level
-        coupling: str = "affine"  # affine | additive
-        scale: str = "tanh"  # affine scale: tanh (bounded both ways) | sigmoid (Glow code)
-        mixing: str = "conv1x1"  # conv1x1 (LU) | shuffle | reverse
+        coupling: Literal["affine", "additive"] = "affine"
+        scale: Scale = "tanh"  # affine scale: tanh (bounded both ways) | sigmoid (Glow code)
+        mixing: Literal["conv1x1", "shuffle", "reverse"] = "conv1x1"  # conv1x1: learned (LU optional)
         lu: bool = True  # LU-parameterised 1x1 conv
         learn_top: bool = True
-        split_prior: str = "conditional"  # conditional (Glow split2d) | standard
+        split_prior: SplitPrior = "conditional"  # conditional (Glow split2d) | standard
 
     def _step(self, channels: int) -> list[Bijection]:
         cfg = self.cfg
-        if cfg.mixing == "conv1x1":
-            mix: Bijection = InvConv1x1(channels, lu=cfg.lu)
-        elif cfg.mixing in ("shuffle", "reverse"):
-            mix = Permute(channels, cfg.mixing, seed=torch.randint(0, 2**31 - 1, ()).item())
-        else:
-            choice(cfg.mixing, ("conv1x1", "shuffle", "reverse"), "model.mixing")
-        if cfg.coupling == "affine":
-            coupling: Bijection = AffineCoupling(channels, self.net_fn(), scale=cfg.scale)
-        elif cfg.coupling == "additive":
-            coupling = AdditiveCoupling(channels, self.net_fn())
-        else:
-            choice(cfg.coupling, ("affine", "additive"), "model.coupling")
+        mix = MIXINGS.get(cfg.mixing)(channels, cfg)
+        coupling = COUPLINGS.get(cfg.coupling)(channels, self.net_fn(), cfg.scale)
         return [ActNorm(channels), mix, coupling]
 
     def build(self) -> MultiScaleFlow:
         cfg = self.cfg
-        if cfg.steps < 1 or cfg.levels < 1:
-            raise ConfigError("model.steps and model.levels must be >= 1")
         if not self.image:
             return self.vector_flow(lambda d: [b for _ in range(cfg.steps) for b in self._step(d)],
                                     cfg.learn_top)
@@ -288,4 +272,19 @@ class Glow(FlowModel):
         return MultiScaleFlow(stages, splits, Prior(c, cfg.learn_top), self.flow_shape)
 
 
-__all__ = ["NICE", "FlowConfig", "FlowModel", "Glow", "RealNVP"]
+def _permutation(kind: str, channels: int, cfg: Glow.Config) -> Bijection:
+    # a fresh seed per step, drawn from torch's generator so a seeded build is reproducible
+    return Permute(channels, kind, seed=torch.randint(0, 2**31 - 1, ()).item())
+
+
+# Glow's model.mixing -> (channels, config) -> channel mixing, and model.coupling -> (channels, net
+# factory, scale) -> coupling
+MIXINGS: Registry[Callable[[int, Glow.Config], Bijection]] = Registry("model.mixing")
+MIXINGS.register("conv1x1")(lambda channels, cfg: InvConv1x1(channels, lu=cfg.lu))
+MIXINGS.register("shuffle")(partial(_permutation, "shuffle"))
+MIXINGS.register("reverse")(partial(_permutation, "reverse"))
+COUPLINGS: Registry[Callable[[int, NetFactory, Scale], Bijection]] = Registry("model.coupling")
+COUPLINGS.register("affine")(lambda channels, net_fn, scale: AffineCoupling(channels, net_fn, scale=scale))
+COUPLINGS.register("additive")(lambda channels, net_fn, scale: AdditiveCoupling(channels, net_fn))
+
+__all__ = ["COUPLINGS", "MIXINGS", "NICE", "FlowConfig", "FlowModel", "Glow", "RealNVP"]

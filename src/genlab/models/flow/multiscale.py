@@ -15,6 +15,8 @@ exact reconstruction and sampling at temperature T draws eps ~ N(0, T^2 I) (Glow
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
@@ -23,7 +25,8 @@ from genlab.core.errors import ConfigError
 from genlab.distributions.gaussian import std_normal_log_prob
 from genlab.models.flow.base import FlowSequence, sum_per_example, wide
 
-SPLIT_PRIORS = ("conditional", "standard")
+SplitPrior = Literal["conditional", "standard"]  # Glow split2d | RealNVP N(0, I)
+SPLIT_PRIORS: tuple[str, ...] = get_args(SplitPrior)
 
 
 
@@ -67,7 +70,7 @@ class Split(nn.Module):
     RealNVP. `forward(x)` returns (z1, eps, log p(z2 | z1)); `inverse(z1, eps)` rebuilds x.
     """
 
-    def __init__(self, channels: int, image: bool, prior: str = "conditional"):
+    def __init__(self, channels: int, image: bool, prior: SplitPrior = "conditional"):
         super().__init__()
         choice(prior, SPLIT_PRIORS, "split prior")
         if channels < 2:

@@ -7,19 +7,22 @@ fig. 3) found reverse < shuffle < learned 1x1 convolution in final likelihood.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor
 
 from genlab.core.checks import choice
 from genlab.models.flow.base import Bijection, check_channels, wide
 
-KINDS = ("reverse", "shuffle")
+PermutationKind = Literal["reverse", "shuffle"]
+KINDS: tuple[str, ...] = get_args(PermutationKind)
 
 
 class Permute(Bijection):
     """Permute the channel (or feature) dimension; `shuffle` draws the order from `seed`."""
 
-    def __init__(self, channels: int, kind: str = "reverse", seed: int = 0):
+    def __init__(self, channels: int, kind: PermutationKind = "reverse", seed: int = 0):
         super().__init__()
         choice(kind, KINDS, "permutation")
         self.channels = channels

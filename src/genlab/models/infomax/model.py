@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.core.checks import check_int, check_range
+from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.distributions.gaussian import kl_std_normal
 from genlab.models.infomax.mi import js_mi_bound, js_mi_loss
@@ -30,8 +32,10 @@ from genlab.models.infomax.negatives import derangement
 from genlab.models.infomax.nets import InfoMaxEncoder, PairCritic
 from genlab.models.registry import MODELS
 
-GLOBAL_PAIRS = ("z_z", "feat_z")
-PROBE_LAYERS = ("conv", "feature", "code")
+GlobalPair = Literal["z_z", "feat_z"]
+ProbeLayer = Literal["conv", "feature", "code"]
+GLOBAL_PAIRS: tuple[str, ...] = get_args(GlobalPair)
+PROBE_LAYERS: tuple[str, ...] = get_args(ProbeLayer)
 
 
 @MODELS.register("infomax")
@@ -51,28 +55,29 @@ class DeepInfoMax(Model):
         beta: float = 1.5  # weight of the local JS-MI term (averaged over positions)
         gamma: float = 0.01  # weight of the KL(q(z|x) || N(0, I)) term (averaged over code dimensions)
         # global pairs: (z, z) as in the reference code, or (global feature of x, z) as in the article
-        global_pair: str = "z_z"
+        global_pair: GlobalPair = "z_z"
         # the layer a linear probe reads (`representation`), Hjelm et al.'s "conv" / "fc" / "Y": the
         # local feature map flattened, the global (max-pooled) feature, or the code mean (`encode`,
         # the article's downstream feature)
-        probe_layer: str = "code"
+        probe_layer: ProbeLayer = "code"
 
         def __post_init__(self) -> None:
             for name, low in (("latent_dim", 1), ("global_channels", 1), ("global_layers", 0),
                               ("critic_hidden", 1), ("critic_depth", 0)):
                 check_int(f"model.{name}", getattr(self, name), low)
             if not self.channels:
-                raise ValueError("model.channels needs at least one local block, e.g. [32, 64]")
+                raise ConfigError("model.channels needs at least one local block, e.g. [32, 64]")
             for i, ch in enumerate(self.channels):
                 check_int(f"model.channels[{i}]", ch, 1)
             for name in ("alpha", "beta", "gamma"):
                 check_range(f"model.{name}", getattr(self, name), 0.0)
-            choice(self.global_pair, GLOBAL_PAIRS, "model.global_pair")
-            choice(self.probe_layer, PROBE_LAYERS, "model.probe_layer")
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3:  # any (C, H, W) array will do: pixel levels are not needed
+            spec.require("model infomax", image=True)
+        shape = tuple(spec.shape)
         super().__init__()
-        shape = tuple(DataSpec.coerce(spec).shape)
         self.cfg, self.shape = cfg, shape
         self.encoder = InfoMaxEncoder(shape, tuple(cfg.channels), cfg.global_channels, cfg.global_layers,
                                       cfg.latent_dim)

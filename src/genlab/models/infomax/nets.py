@@ -26,8 +26,6 @@ class InfoMaxEncoder(nn.Module):
     def __init__(self, shape: tuple[int, ...], channels: tuple[int, ...], global_channels: int,
                  global_layers: int, latent_dim: int):
         super().__init__()
-        if len(shape) != 3:
-            raise ConfigError(f"model infomax needs image data (C, H, W), got example shape {tuple(shape)}")
         c, h, w = shape
         if min(h, w) < 2 ** len(channels):
             raise ConfigError(f"model.channels has {len(channels)} pooling blocks, too many for "

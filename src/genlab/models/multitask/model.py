@@ -22,25 +22,9 @@ from torch import Tensor, nn
 from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.core.registry import Registry
-from genlab.models.multitask.weightings import TASK_WEIGHTINGS, Tasks, build_task_weighting
+from genlab.models.multitask.weightings import Tasks, TaskWeightingName, build_task_weighting
 from genlab.models.registry import MODELS
-from genlab.nets import ConvDecoder, ConvEncoder, mlp
-
-Nets = tuple[nn.Module, nn.Module]  # (encoder to `features` values, decoder back to the image)
-NETS: Registry = Registry("model.net")
-
-
-@NETS.register("mlp")
-def _mlp_nets(shape: tuple[int, ...], features: int, hidden: int, depth: int) -> Nets:
-    dims = math.prod(shape)
-    return (nn.Sequential(nn.Flatten(), mlp(dims, features, hidden, depth)),
-            nn.Sequential(mlp(features, dims, hidden, depth), nn.Unflatten(1, shape)))
-
-
-@NETS.register("conv")
-def _conv_nets(shape: tuple[int, ...], features: int, hidden: int, depth: int) -> Nets:
-    return ConvEncoder(shape, features, hidden), ConvDecoder(features, shape, hidden)
+from genlab.nets.autoencoder import NetKind, encoder_decoder
 
 
 def rotate_quarters(x: Tensor, k: Tensor) -> Tensor:
@@ -59,47 +43,50 @@ class MultiTask(Model):
 
     @dataclass
     class Config:
-        net: str = "mlp"  # mlp | conv (the shared encoder and the reconstruction decoder)
+        net: NetKind = "mlp"  # the shared encoder and the reconstruction decoder (`genlab.nets.autoencoder`)
         features: int = 64  # width of the shared representation
         hidden: int = 256  # MLP width, or the conv nets' base channel count
         depth: int = 2  # MLP hidden layers
         rotation: bool = True  # rotate inputs and add the rotation task (square images only)
-        task_weighting: str = "fixed"  # a TASK_WEIGHTINGS name
+        task_weighting: TaskWeightingName = "fixed"  # a TASK_WEIGHTINGS name
         task_weights: dict[str, float] | None = None  # fixed: weight per task (None: equal)
         gamma: float = 0.0  # power_mean: exponent (1 arithmetic, 0 geometric, +-inf max/min)
         task_priors: dict[str, float] | None = None  # prior: prior loss per task (None: first batch)
 
+        @property
+        def tasks(self) -> tuple[str, ...]:
+            return ("class", "reconstruction") + (("rotation",) if self.rotation else ())
+
         def __post_init__(self) -> None:
-            NETS.get(self.net)
-            TASK_WEIGHTINGS.get(self.task_weighting)
             for name, low in (("features", 1), ("hidden", 1), ("depth", 0)):
                 check_int(f"model.{name}", getattr(self, name), low)
             if math.isnan(self.gamma):
-                raise ValueError("model.gamma must be a number or +-inf, got nan")
+                raise ConfigError("model.gamma must be a number or +-inf, got nan")
+            for given in (self.task_weights, self.task_priors):
+                unknown = sorted(set(given or {}) - set(self.tasks))
+                if unknown:
+                    raise ConfigError(f"unknown task(s) {unknown} in the model config; "
+                                      f"tasks: {list(self.tasks)}")
+            for name, value in (self.task_weights or {}).items():
+                check_range(f"model.task_weights.{name}", value, 0.0)
+            for name, value in (self.task_priors or {}).items():
+                check_range(f"model.task_priors.{name}", value, 0.0, low_open=True)
 
     def __init__(self, cfg: Config, spec: DataSpec):
         spec = DataSpec.coerce(spec)
-        if len(spec.shape) != 3 or spec.n_classes is None or spec.n_classes < 2:
-            raise ConfigError("model multitask needs labelled images (C, H, W) with >= 2 classes, got "
-                              f"shape {spec.shape} and n_classes {spec.n_classes}")
-        if cfg.rotation and spec.shape[1] != spec.shape[2]:
-            raise ConfigError(f"model.rotation needs square images, got {spec.shape}; "
-                              "set model.rotation=false")
+        # any labelled (C, H, W) array will do: pixel levels are not needed
+        spec.require("model multitask", image=len(spec.shape) != 3, labelled=True)
+        if cfg.rotation:
+            spec.require("model.rotation=true", square=True)
+        if cfg.net == "conv":
+            spec.require("model.net=conv", square=True)
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(spec.shape), spec.n_classes
-        self.encoder, self.decoder = NETS.get(cfg.net)(self.shape, cfg.features, cfg.hidden, cfg.depth)
+        self.encoder, self.decoder = encoder_decoder(cfg.net, self.shape, cfg.features, cfg.features,
+                                                     cfg.hidden, cfg.depth)
         self.classify = nn.Linear(cfg.features, spec.n_classes)
         self.rotation = nn.Linear(cfg.features, 4) if cfg.rotation else None
-        names = ("class", "reconstruction") + (("rotation",) if cfg.rotation else ())
-        for given in (cfg.task_weights, cfg.task_priors):
-            unknown = sorted(set(given or {}) - set(names))
-            if unknown:
-                raise ConfigError(f"unknown task(s) {unknown} in the model config; tasks: {list(names)}")
-        for name, value in (cfg.task_weights or {}).items():
-            check_range(f"model.task_weights.{name}", value, 0.0)
-        for name, value in (cfg.task_priors or {}).items():
-            check_range(f"model.task_priors.{name}", value, 0.0, low_open=True)
-        self.tasks = Tasks(names, frozenset({"class", "rotation"}), cfg.task_weights, cfg.gamma,
+        self.tasks = Tasks(cfg.tasks, frozenset({"class", "rotation"}), cfg.task_weights, cfg.gamma,
                            cfg.task_priors)
         self.weighting = build_task_weighting(cfg.task_weighting, self.tasks)
 

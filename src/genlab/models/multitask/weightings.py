@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -134,6 +134,8 @@ class MGDAUBWeighting(TaskWeighting):
 
 
 Builder = Callable[[Tasks], TaskWeighting]
+TaskWeightingName = Literal["fixed", "initial", "realtime", "geometric", "power_mean", "grad_norm", "mgda",
+                            "prior", "uncertainty", "mgda_ub"]  # the names registered below
 TASK_WEIGHTINGS: Registry[Builder] = Registry("task weighting")
 
 
@@ -153,5 +155,5 @@ TASK_WEIGHTINGS.register("uncertainty")(UncertaintyTaskWeighting)
 TASK_WEIGHTINGS.register("mgda_ub")(lambda tasks: MGDAUBWeighting())
 
 
-def build_task_weighting(name: str, tasks: Tasks) -> TaskWeighting:
+def build_task_weighting(name: TaskWeightingName, tasks: Tasks) -> TaskWeighting:
     return TASK_WEIGHTINGS.get(name)(tasks)

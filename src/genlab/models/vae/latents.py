@@ -15,11 +15,13 @@ draws for sampling.
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genlab.core.registry import Registry
 from genlab.distributions import gumbel_softmax, noise_argmax_probs, sample_noise_argmax
 from genlab.distributions.gaussian import LOG_2PI, normal_log_prob
 
@@ -70,20 +72,26 @@ def _probit_log_pmf(logits: Tensor) -> Tensor:
     return noise_argmax_probs(logits, "gaussian", log=True, renormalize=True)
 
 
+LatentType = Literal["gaussian", "categorical"]
+Relaxation = Literal["gumbel_softmax", "straight_through"]  # the categorical training sample
+Noise = Literal["gumbel", "gaussian"]  # q(z|x) = law of argmax(logits + noise)
+
 # noise of the argmax sampler -> log q(category) of each group, (..., K)
-LOG_PMFS = {"gumbel": _softmax_log_pmf, "gaussian": _probit_log_pmf}
-RELAXATIONS = ("gumbel_softmax", "straight_through")
+LOG_PMFS: Registry = Registry("model.noise")
+LOG_PMFS.register("gumbel")(_softmax_log_pmf)
+LOG_PMFS.register("gaussian")(_probit_log_pmf)
+RELAXATIONS: tuple[str, ...] = get_args(Relaxation)
 
 
 class CategoricalLatent:
     """`groups` K-way categorical variables; params are logits (B, groups, K); codes are the
     concatenated one-hots (B, groups * K)."""
 
-    def __init__(self, groups: int, categories: int, relaxation: str = "gumbel_softmax",
-                 temperature: float = 1.0, noise: str = "gumbel"):
+    def __init__(self, groups: int, categories: int, relaxation: Relaxation = "gumbel_softmax",
+                 temperature: float = 1.0, noise: Noise = "gumbel"):
         self.groups, self.k, self.temperature, self.noise = groups, categories, temperature, noise
         self.hard = relaxation == "straight_through"
-        self.log_pmf = LOG_PMFS[noise]
+        self.log_pmf = LOG_PMFS.get(noise)
         self.n_params = self.n_code = groups * categories
 
     def params(self, h: Tensor) -> Tensor:
@@ -114,6 +122,7 @@ class CategoricalLatent:
         return F.one_hot(idx, self.k).to(like.dtype).flatten(1)
 
 
-LATENTS = ("gaussian", "categorical")
+LATENTS: tuple[str, ...] = get_args(LatentType)
 
-__all__ = ["LATENTS", "LOG_PMFS", "RELAXATIONS", "CategoricalLatent", "GaussianLatent"]
+__all__ = ["LATENTS", "LOG_PMFS", "RELAXATIONS", "CategoricalLatent", "GaussianLatent", "LatentType", "Noise",
+           "Relaxation"]

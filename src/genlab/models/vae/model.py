@@ -18,19 +18,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.core.registry import Registry
 from genlab.distributions.gaussian import normal_log_prob
 from genlab.distributions.importance_sampling import importance_sampled_log_likelihood
 from genlab.models.registry import MODELS
-from genlab.models.vae.latents import LATENTS, LOG_PMFS, RELAXATIONS, CategoricalLatent, GaussianLatent
-from genlab.nets import ConvDecoder, ConvEncoder, mlp
+from genlab.models.vae.latents import CategoricalLatent, GaussianLatent, LatentType, Noise, Relaxation
+from genlab.nets.autoencoder import NetKind, encoder_decoder
+
+Latent = GaussianLatent | CategoricalLatent
+LATENT_TYPES: Registry = Registry("model.latent_type")  # LatentType -> builder of the latent from the config
+LATENT_TYPES.register("gaussian")(lambda cfg: GaussianLatent(cfg.latent_dim))
+LATENT_TYPES.register("categorical")(lambda cfg: CategoricalLatent(
+    cfg.latent_dim, cfg.categories, cfg.relaxation, cfg.temperature, cfg.noise))
 
 
 @MODELS.register("vae")
@@ -40,15 +48,15 @@ class VAE(Model):
     @dataclass
     class Config:
         latent_dim: int = 16  # Gaussian dimensions, or the number of categorical variables
-        latent_type: str = "gaussian"  # gaussian | categorical
+        latent_type: LatentType = "gaussian"
         categories: int = 10  # categorical: K, the values of each variable
-        relaxation: str = "gumbel_softmax"  # categorical training sample: gumbel_softmax | straight_through
+        relaxation: Relaxation = "gumbel_softmax"  # categorical training sample
         temperature: float = 1.0  # categorical: the relaxation's temperature tau
-        noise: str = "gumbel"  # categorical: q(z|x) = law of argmax(logits + noise), gumbel | gaussian
-        net: str = "mlp"  # mlp | conv
+        noise: Noise = "gumbel"  # categorical: q(z|x) = law of argmax(logits + noise)
+        net: NetKind = "mlp"  # encoder/decoder pair (`genlab.nets.autoencoder`)
         hidden: int = 256  # MLP width, or the conv nets' base channel count
         depth: int = 2  # MLP hidden layers
-        decoder: str = "gaussian"  # gaussian (learned per-dimension std) | bernoulli
+        decoder: Literal["gaussian", "bernoulli"] = "gaussian"  # gaussian: learned per-dimension std
         min_log_std: float = -7.0  # floor of the Gaussian decoder's log-std
         iwae_k: int = 1  # importance samples in the training bound (1: the usual ELBO)
         # importance samples per example evaluated at once; null: about 10k rows (K x B) per call
@@ -61,39 +69,26 @@ class VAE(Model):
             if self.eval_chunk is not None:
                 check_int("model.eval_chunk", self.eval_chunk, 1)
             check_range("model.min_log_std", self.min_log_std)
-            choice(self.latent_type, LATENTS, "model.latent_type")
-            choice(self.relaxation, RELAXATIONS, "model.relaxation")
-            choice(self.noise, LOG_PMFS, "model.noise")
             check_int("model.categories", self.categories, 2)
             check_range("model.temperature", self.temperature, 0.0, low_open=True)
             if self.latent_type == "categorical" and self.iwae_k > 1:
                 # The K-sample bound needs q's density at the decoded sample; a relaxed sample has
                 # the Concrete density, not the categorical pmf, so only the ELBO is trained here.
-                raise ValueError("model.iwae_k must be 1 with model.latent_type=categorical (the relaxed "
-                                 "training sample has no categorical density for the K-sample bound)")
+                raise ConfigError("model.iwae_k must be 1 with model.latent_type=categorical (the relaxed "
+                                  "training sample has no categorical density for the K-sample bound)")
 
     uses_importance_sampling = True
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        shape = DataSpec.coerce(spec).shape
+        spec = DataSpec.coerce(spec)
+        if cfg.net == "conv":
+            spec.require("model.net=conv", square=True)
         super().__init__()
-        choice(cfg.decoder, ("gaussian", "bernoulli"), "model.decoder")
-        if cfg.iwae_k < 1 or cfg.latent_dim < 1:
-            raise ConfigError("model.iwae_k and model.latent_dim must be >= 1")
-        self.cfg, self.shape = cfg, tuple(shape)
-        self.latent = _LATENT_BUILDERS[cfg.latent_type](cfg)
-        n_out, d, dims = self.latent.n_params, self.latent.n_code, math.prod(shape)
-        if cfg.net == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), mlp(dims, n_out, cfg.hidden, cfg.depth))
-            self.decoder = mlp(d, dims, cfg.hidden, cfg.depth)
-        elif cfg.net == "conv":
-            if len(shape) != 3:
-                raise ConfigError(f"model.net=conv needs image data, got example shape {shape}")
-            self.encoder = ConvEncoder(shape, n_out, cfg.hidden)
-            self.decoder = ConvDecoder(d, shape, cfg.hidden)
-        else:
-            choice(cfg.net, ("mlp", "conv"), "model.net")
-        self.raw_log_std = nn.Parameter(torch.zeros(shape)) if cfg.decoder == "gaussian" else None
+        self.cfg, self.shape = cfg, tuple(spec.shape)
+        self.latent: Latent = LATENT_TYPES.get(cfg.latent_type)(cfg)
+        self.encoder, self.decoder = encoder_decoder(cfg.net, self.shape, self.latent.n_params,
+                                                     self.latent.n_code, cfg.hidden, cfg.depth)
+        self.raw_log_std = nn.Parameter(torch.zeros(self.shape)) if cfg.decoder == "gaussian" else None
 
     # ---------------------------------------------------------------- distributions
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor] | Tensor:
@@ -117,7 +112,7 @@ class VAE(Model):
 
     def decode(self, z: Tensor) -> Tensor:
         """Decoder mean (Gaussian) or logits (Bernoulli), shaped like the data."""
-        return self.decoder(z).view(-1, *self.shape)
+        return self.decoder(z)
 
     def log_px_given_z(self, x: Tensor, out: Tensor) -> Tensor:
         """log p(x|z) summed over dimensions; `out` is `decode(z)`, x broadcast against it."""
@@ -182,9 +177,3 @@ class VAE(Model):
                 f"VAE built for examples of shape {self.shape}, got a batch of shape {tuple(x.shape)}"
             )
 
-
-_LATENT_BUILDERS = {
-    "gaussian": lambda cfg: GaussianLatent(cfg.latent_dim),
-    "categorical": lambda cfg: CategoricalLatent(cfg.latent_dim, cfg.categories, cfg.relaxation,
-                                                 cfg.temperature, cfg.noise),
-}

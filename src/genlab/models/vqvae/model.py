@@ -24,13 +24,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.core.checks import check_int, check_range
+from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
+from genlab.core.registry import Registry
 from genlab.distributions.gaussian import normal_log_prob
 from genlab.models.registry import MODELS
 from genlab.models.vqvae.ema import EMACodebook
@@ -68,6 +71,14 @@ class RunningMeanSquare(nn.Module):
         return self.ema / (1 - self.decay**t) if t else torch.ones_like(self.ema)
 
 
+# model.codebook -> the quantiser: running-mean codes (appendix A.1) or codes trained by the loss
+CODEBOOKS: Registry = Registry("model.codebook")
+CODEBOOKS.register("ema")(lambda cfg: EMACodebook(cfg.codes, cfg.dim, cfg.beta, cfg.decay,
+                                                  cfg.restart_threshold, cfg.epsilon))
+CODEBOOKS.register("loss")(lambda cfg: VectorQuantizer(cfg.codes, cfg.dim, cfg.beta, cfg.decay,
+                                                       cfg.restart_threshold))
+
+
 @MODELS.register("vqvae")
 class VQVAE(Model):
     """Encoder -> nearest-code quantiser (straight-through) -> decoder."""
@@ -79,12 +90,13 @@ class VQVAE(Model):
         hidden: int = 64  # channels next to the code grid (halved per upsampling towards the image)
         downsample: int = 2  # stride-2 halvings: the code grid is (H / 2^n, W / 2^n)
         res_blocks: int = 2
-        codebook: str = "ema"  # ema (appendix A.1) | loss (codebook term of eq. 3)
+        codebook: Literal["ema", "loss"] = "ema"  # ema (appendix A.1) | loss (codebook term of eq. 3)
         beta: float = 0.25  # commitment weight
         decay: float = 0.99  # EMA decay of the codebook and of the usage counts
         epsilon: float = 1e-5  # Laplace smoothing of the EMA counts
         restart_threshold: float = 1.0  # restart codes used by fewer vectors per step; 0: never
-        decoder: str = "gaussian"  # gaussian (per-pixel maximum-likelihood std) | bernoulli
+        # gaussian (per-pixel maximum-likelihood std) | bernoulli
+        decoder: Literal["gaussian", "bernoulli"] = "gaussian"
         min_log_std: float = -7.0  # floor of the Gaussian decoder's log-std
 
         def __post_init__(self) -> None:
@@ -92,27 +104,26 @@ class VQVAE(Model):
             for name, low in (("codes", 1), ("dim", 1), ("hidden", 1), ("downsample", 0),
                               ("res_blocks", 0)):
                 check_int(f"model.{name}", getattr(self, name), low)
-            choice(self.codebook, ("ema", "loss"), "model.codebook")
-            choice(self.decoder, ("gaussian", "bernoulli"), "model.decoder")
             check_range("model.beta", self.beta, 0.0)
             check_range("model.decay", self.decay, 0.0, 1.0, high_open=True)
             check_range("model.epsilon", self.epsilon, 0.0, low_open=True)
             check_range("model.restart_threshold", self.restart_threshold, 0.0)
             check_range("model.min_log_std", self.min_log_std)
+            if self.hidden % 2**self.downsample:
+                raise ConfigError(f"model.hidden={self.hidden} must be divisible by 2^downsample = "
+                                  f"{2**self.downsample} (channels halve towards the image)")
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        shape = DataSpec.coerce(spec).shape
+        spec = DataSpec.coerce(spec)
+        if len(spec.shape) != 3:  # any (C, H, W) array will do: pixel levels are not needed
+            spec.require("model vqvae", image=True)
         super().__init__()
-        self.cfg, self.shape = cfg, tuple(shape)
-        self.grid = check_grid(self.shape, cfg.hidden, cfg.downsample)
+        self.cfg, self.shape = cfg, tuple(spec.shape)
+        self.grid = check_grid(self.shape, cfg.downsample)
         c = self.shape[0]
         self.encoder = VQEncoder(c, cfg.dim, cfg.hidden, cfg.downsample, cfg.res_blocks)
         self.decoder = VQDecoder(c, cfg.dim, cfg.hidden, cfg.downsample, cfg.res_blocks)
-        if cfg.codebook == "ema":
-            self.quantizer: VectorQuantizer = EMACodebook(cfg.codes, cfg.dim, cfg.beta, cfg.decay,
-                                                          cfg.restart_threshold, cfg.epsilon)
-        else:
-            self.quantizer = VectorQuantizer(cfg.codes, cfg.dim, cfg.beta, cfg.decay, cfg.restart_threshold)
+        self.quantizer: VectorQuantizer = CODEBOOKS.get(cfg.codebook)(cfg)
         self.gaussian = cfg.decoder == "gaussian"
         self.residual = RunningMeanSquare(self.shape, cfg.decay) if self.gaussian else None
 

@@ -15,17 +15,12 @@ from genlab.core.errors import ConfigError
 from genlab.nets import DownBlock, down_layers, up_layers
 
 
-def check_grid(shape: tuple[int, ...], hidden: int, downsample: int) -> tuple[int, int]:
-    """The code grid (H / 2^n, W / 2^n) of images `shape`, or a ConfigError."""
-    if len(shape) != 3:
-        raise ConfigError(f"VQ-VAE needs image data (C, H, W), got example shape {tuple(shape)}")
+def check_grid(shape: tuple[int, ...], downsample: int) -> tuple[int, int]:
+    """The code grid (H / 2^n, W / 2^n) of images `shape` (C, H, W), or a ConfigError."""
     f = 2**downsample
     if shape[1] % f or shape[2] % f:
         raise ConfigError(f"model.downsample={downsample}: image size {shape[1]}x{shape[2]} is not "
                           f"divisible by {f}")
-    if hidden % f:
-        raise ConfigError(f"model.hidden={hidden} must be divisible by 2^downsample = {f} "
-                          "(channels halve towards the image)")
     return shape[1] // f, shape[2] // f
 
 

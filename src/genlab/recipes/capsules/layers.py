@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.core.checks import check_int, choice
-from genlab.recipes.capsules.routing import COST_NORMS, em_routing
+from genlab.recipes.capsules.routing import COST_NORMS, CostNorm, em_routing
 
 POSE = 16  # a 4 x 4 pose matrix, flattened
 
@@ -39,7 +39,7 @@ class _Routed(nn.Module):
     EM options."""
 
     def __init__(self, n_in: int, out_types: int, iterations: int, lam_min: float, lam_max: float,
-                 cost_norm: str):
+                 cost_norm: CostNorm):
         super().__init__()
         check_int("iterations", iterations, 1)
         self.out_types, self.iterations, self.lams = out_types, iterations, (lam_min, lam_max)
@@ -64,7 +64,7 @@ class ConvCaps(_Routed):
     """
 
     def __init__(self, in_types: int, out_types: int, kernel: int = 3, stride: int = 1, iterations: int = 3,
-                 lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: str = "standardise"):
+                 lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: CostNorm = "standardise"):
         check_int("kernel", kernel, 1)
         check_int("stride", stride, 1)
         super().__init__(kernel * kernel * in_types, out_types, iterations, lam_min, lam_max, cost_norm)
@@ -92,7 +92,7 @@ class ClassCaps(_Routed):
     """
 
     def __init__(self, in_types: int, n_classes: int, iterations: int = 3, lam_min: float = 0.25,
-                 lam_max: float = 1.0, cost_norm: str = "standardise"):
+                 lam_max: float = 1.0, cost_norm: CostNorm = "standardise"):
         super().__init__(in_types, n_classes, iterations, lam_min, lam_max, cost_norm)
 
     def forward(self, pose: Tensor, a: Tensor) -> tuple[Tensor, Tensor]:

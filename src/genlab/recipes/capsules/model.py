@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.recipes.capsules.layers import ClassCaps, ConvCaps, PrimaryCaps
 from genlab.recipes.capsules.loss import spread_loss, spread_margin
-from genlab.recipes.capsules.routing import COST_NORMS
+from genlab.recipes.capsules.routing import CostNorm
 
 
 class CapsNet(Model):
@@ -36,29 +36,28 @@ class CapsNet(Model):
         iterations: int = 3  # EM iterations per routed layer
         lam_min: float = 0.25  # inverse temperature of the first and last EM iteration
         lam_max: float = 1.0
-        cost_norm: str = "standardise"  # or "none": the paper's raw cost (see routing.em_routing)
+        cost_norm: CostNorm = "standardise"  # or "none": the paper's raw cost (see routing.em_routing)
         margin_start: float = 0.2  # spread-loss margin, raised linearly over margin_steps
         margin_end: float = 0.9
         margin_steps: int = 1000
         n_classes: int | None = None  # None: from the data's labels
 
-    def __init__(self, cfg: Config, spec: DataSpec):
-        spec = DataSpec.coerce(spec)
-        if len(spec.shape) != 3 or not spec.is_image:
-            raise ConfigError(f"model capsnet needs image data (C, H, W), got example shape {spec.shape}")
-        n_classes = cfg.n_classes if cfg.n_classes is not None else spec.n_classes
-        if n_classes is None or n_classes < 2:
-            raise ConfigError(f"model capsnet needs labelled data with >= 2 classes, got {n_classes}")
-        try:
+        def __post_init__(self) -> None:
             for name in ("conv_channels", "conv_kernel", "primary_types", "caps_types", "caps_kernel",
                          "caps_stride", "iterations", "margin_steps"):
-                check_int(f"model.{name}", getattr(cfg, name), 1)
-            spread_margin(0, cfg.margin_steps, cfg.margin_start, cfg.margin_end)
-            check_range("model.lam_min", cfg.lam_min, 0.0, low_open=True)
-            check_range("model.lam_max", cfg.lam_max, cfg.lam_min)
-            choice(cfg.cost_norm, COST_NORMS, "model.cost_norm")
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+                check_int(f"model.{name}", getattr(self, name), 1)
+            check_range("model.margin_start", self.margin_start, 0.0)
+            check_range("model.margin_end", self.margin_end, self.margin_start)
+            check_range("model.lam_min", self.lam_min, 0.0, low_open=True)
+            check_range("model.lam_max", self.lam_max, self.lam_min)
+            if self.n_classes is not None:
+                check_int("model.n_classes", self.n_classes, 2)
+
+    def __init__(self, cfg: Config, spec: DataSpec):
+        spec = DataSpec.coerce(spec).require("model capsnet", image=True)
+        n_classes = cfg.n_classes
+        if n_classes is None:  # from the data's labels
+            n_classes = spec.require("model capsnet", labelled=True).n_classes
         c, h, w = spec.shape
         if min(h, w) < cfg.caps_kernel:
             raise ConfigError(f"model.caps_kernel={cfg.caps_kernel} does not fit {h}x{w} images")

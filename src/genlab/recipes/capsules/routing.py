@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,8 @@ from torch import Tensor
 
 from genlab.core.checks import check_int, check_range, choice
 
-COST_NORMS = ("standardise", "none")
+CostNorm = Literal["standardise", "none"]  # see em_routing
+COST_NORMS: tuple[str, ...] = get_args(CostNorm)
 
 
 def inverse_temperatures(iterations: int, lam_min: float, lam_max: float) -> list[float]:
@@ -48,7 +50,7 @@ class Routed:
 
 
 def em_routing(votes: Tensor, a_in: Tensor, beta_u: Tensor, beta_a: Tensor, iterations: int = 3,
-               lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: str = "standardise",
+               lam_min: float = 0.25, lam_max: float = 1.0, cost_norm: CostNorm = "standardise",
                eps: float = 1e-6) -> Routed:
     """Route `votes` (..., n_in, n_out, d) of inputs with activations `a_in` (..., n_in) to n_out capsules.
 
@@ -59,7 +61,7 @@ def em_routing(votes: Tensor, a_in: Tensor, beta_u: Tensor, beta_a: Tensor, iter
     digits the raw cost stayed at chance where the standardised one learned). Variances are clamped below
     by eps; the E-step runs in log space. Gradients flow through every iteration.
     """
-    choice(cost_norm, COST_NORMS, "cost_norm")
+    choice(cost_norm, COST_NORMS, "cost_norm")  # for direct callers; configs check their Literal
     if votes.ndim < 3 or a_in.shape != votes.shape[:-2]:
         raise ValueError(f"votes must be (..., n_in, n_out, d) and a_in (..., n_in); got "
                          f"{tuple(votes.shape)} and {tuple(a_in.shape)}")

@@ -47,20 +47,30 @@ class FineTuned(Model):
         unfreeze_all: int = 0  # first step that trains the convolutions too
         n_classes: int | None = None  # None: from the data's labels
 
+        def __post_init__(self) -> None:
+            check_int("model.features", self.features, 1)
+            for name in ("aux_weight", "center_weight"):
+                check_range(f"model.{name}", getattr(self, name), 0.0)
+            check_range("model.center_alpha", self.center_alpha, 0.0, 1.0)
+            if self.n_classes is not None:
+                check_int("model.n_classes", self.n_classes, 2)
+            self.unfreezing()  # the stage starts must be in order
+
+        def unfreezing(self) -> Unfreezing:
+            """The staged-unfreezing schedule of `unfreeze_top` / `unfreeze_all` (a ConfigError if the
+            stages are out of order)."""
+            try:
+                return Unfreezing(((0, GROUPS[:1]), (self.unfreeze_top, GROUPS[:2]),
+                                   (self.unfreeze_all, GROUPS)))
+            except ValueError as err:
+                raise ConfigError(f"model.unfreeze_top / model.unfreeze_all: {err}") from None
+
     def __init__(self, cfg: Config, spec: DataSpec):
         spec = DataSpec.coerce(spec)
-        n_classes = cfg.n_classes if cfg.n_classes is not None else spec.n_classes
-        if n_classes is None or n_classes < 2:
-            raise ConfigError(f"model finetune needs labelled data with >= 2 classes, got {n_classes}")
-        try:
-            check_int("model.features", cfg.features, 1)
-            for name in ("aux_weight", "center_weight"):
-                check_range(f"model.{name}", getattr(cfg, name), 0.0)
-            check_range("model.center_alpha", cfg.center_alpha, 0.0, 1.0)
-            schedule = Unfreezing(((0, GROUPS[:1]), (cfg.unfreeze_top, GROUPS[:2]),
-                                        (cfg.unfreeze_all, GROUPS)))
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        n_classes = cfg.n_classes
+        if n_classes is None:  # from the data's labels
+            n_classes = spec.require("model finetune", labelled=True).n_classes
+        schedule = cfg.unfreezing()
         source = require_feature_net(cfg.source)
         net: FeatureCNN = source.net if cfg.pretrained else FeatureCNN(NetSpec(**source.entry["arch"]))
         want = (net.spec.in_channels, net.spec.height, net.spec.width)
