@@ -161,3 +161,21 @@ def test_config_errors():
         MultiTask(MultiTask.Config(), DataSpec((1, 8, 8), levels=17))
     with pytest.raises(ConfigError, match="square"):
         MultiTask(MultiTask.Config(), DataSpec((1, 8, 6), levels=17, n_classes=3))
+
+
+@pytest.mark.parametrize("override, needle", [
+    (["model.task_weighting=fixed", "model.task_weights={class: 0, reconstruction: 0, rotation: 0}"], "all 0"),
+    (["model.task_weighting=fixed", "model.task_weights={class: -1}"], "model.task_weights.class"),
+    (["model.task_weighting=prior", "model.task_priors={class: 0}"], "model.task_priors.class"),
+    (["model.task_weighting=mgda", "model.task_weights={class: 2}"], "only read by task_weighting=fixed"),
+    (["model.task_weighting=fixed", "model.task_priors={class: 2}"], "only read by task_weighting=prior"),
+    (["model.task_weighting=mgda", "model.gamma=2"], "only read by task_weighting=power_mean"),
+])
+def test_task_options_are_one_line_errors_before_data(override, needle, tmp_path, capsys):
+    from genlab.cli import main
+
+    code = main(["train", "multitask-digits", "--out", str(tmp_path / "r"), *override,
+                 "data.data_dir=/nonexistent/dir"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "r").exists()

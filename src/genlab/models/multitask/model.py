@@ -71,6 +71,16 @@ class MultiTask(Model):
                 check_range(f"model.task_weights.{name}", value, 0.0)
             for name, value in (self.task_priors or {}).items():
                 check_range(f"model.task_priors.{name}", value, 0.0, low_open=True)
+            if self.task_weights is not None and not any(self.task_weights.values()):
+                raise ConfigError(f"model.task_weights are all 0 ({self.task_weights}): nothing would "
+                                  "be trained; give at least one task a positive weight")
+            # an option its weighting does not read is refused, not silently ignored
+            for option, value, used_by in (("task_weights", self.task_weights, "fixed"),
+                                           ("task_priors", self.task_priors, "prior"),
+                                           ("gamma", self.gamma or None, "power_mean")):
+                if value is not None and self.task_weighting != used_by:
+                    raise ConfigError(f"model.{option} is only read by task_weighting={used_by}, not "
+                                      f"{self.task_weighting}; remove it or change the weighting")
 
     def __init__(self, cfg: Config, spec: DataSpec):
         spec = DataSpec.coerce(spec)
