@@ -15,6 +15,7 @@ resumed run is bit-identical to an uninterrupted one. Negatives of a step are pu
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor
 
 from genlab.core.checks import check_int, check_range
+from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.core.registry import Registry
 from genlab.models.ebm.buffer import ReplayBuffer
@@ -39,6 +41,7 @@ LANGEVIN.register("practical")(lambda cfg, steps, clamp: LangevinSampler.practic
 LANGEVIN.register("theoretical")(lambda cfg, steps, clamp: LangevinSampler.theoretical(
     cfg.step_size, steps, cfg.grad_clip, clamp))
 IMAGE_RANGE, VECTOR_RANGE = (0.0, 1.0), (-2.0, 2.0)
+MAX_BUFFER_BYTES = 4 * 2**30  # the replay buffer lives in host memory, checkpoints included
 
 
 @MODELS.register("ebm")
@@ -97,7 +100,15 @@ class EBM(Model):
         self.cfg, self.shape = cfg, tuple(spec.shape)
         self.energy = build_energy(cfg.net, self.shape, cfg.hidden, cfg.depth, cfg.act, cfg.spectral_norm)
         self.data_range = cfg.data_range or (IMAGE_RANGE if spec.is_image else VECTOR_RANGE)
+        if cfg.store_uint8 and not spec.is_image:
+            raise ConfigError(f"model.store_uint8=true stores 256 levels per value, which suits pixel data; "
+                              f"this data is real-valued (example shape {spec.shape}): use null or false")
         uint8 = spec.is_image if cfg.store_uint8 is None else cfg.store_uint8
+        need = cfg.buffer_size * math.prod(self.shape) * (1 if uint8 else 4)
+        if need > MAX_BUFFER_BYTES:
+            raise ConfigError(f"model.buffer_size={cfg.buffer_size} needs {need / 2**30:.1f} GiB for "
+                              f"examples of shape {self.shape}; the replay buffer is capped at "
+                              f"{MAX_BUFFER_BYTES / 2**30:.0f} GiB (IGEBM used 10000)")
         self.buffer = ReplayBuffer(cfg.buffer_size, self.shape, *self.data_range, cfg.reinit_prob, uint8)
         self._pending: list[Tensor] = []  # this step's negatives, pushed in on_step_end
 
