@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genlab.config import Config
+from genlab.core.device import resolve_device
 from genlab.core.errors import GenlabError
 from genlab.core.protocol import Model
 from genlab.data import Dataset, Pixels, load_dataset
 from genlab.eval.hooks import PeriodicEvaluation
 from genlab.models.saved import load_saved_model
-from genlab.train.trainer import Hook, resolve_device
+from genlab.train.trainer import Hook
 from genlab.viz.hooks import LossPlot, SampleGrid
 
 

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 
-def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
-    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept)."""
+def check_losses(losses: Mapping[str, Tensor]) -> list[str]:
+    """Check `losses` maps names to scalar tensors; return the names (TypeError/ValueError otherwise)."""
     if not isinstance(losses, Mapping):
         raise TypeError(f"losses must be a mapping name -> scalar tensor, got {type(losses).__name__}")
     if not losses:
@@ -19,4 +19,9 @@ def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
             raise TypeError(f"loss {name!r} must be a torch.Tensor, got {type(loss).__name__}")
         if loss.numel() != 1:
             raise ValueError(f"loss {name!r} must be a scalar, got shape {tuple(loss.shape)}")
-    return list(losses), torch.stack([loss.reshape(()) for loss in losses.values()])
+    return list(losses)
+
+
+def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
+    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept)."""
+    return check_losses(losses), torch.stack([loss.reshape(()) for loss in losses.values()])
