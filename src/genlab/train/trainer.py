@@ -129,28 +129,7 @@ class Trainer:
                 child.forward = torch.compile(child.forward)  # type: ignore[method-assign]
         # The training random stream (noise, dequantization) differs per rank, not across runs.
         torch.manual_seed(t.seed + 1_000_003 * (self.dist.rank + 1))
-        param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts
-        self.groups = {g: flat_params(v) for g, v in param_sets.items()}
-        check_disjoint(self.groups)
-        unknown = set(cfg.optim) - set(self.groups) - {"default"}
-        if unknown:
-            raise ConfigError(
-                f"optim.{sorted(unknown)[0]}: model {cfg.model.name} has parameter groups "
-                f"{', '.join(self.groups)}"
-            )
-        for g in self.groups:
-            if needs_closure(cfg.optim_for(g)):
-                raise ConfigError(f"optim.{g}.name={cfg.optim_for(g).name} re-evaluates the loss in step(), "
-                                  "which genlab's trainer cannot do (updates come from a generator); "
-                                  "use it in your own loop with a closure")
-        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in param_sets.items()}
-        self.schedule_steps = t.steps  # the horizon lr schedules are planned over (kept on resume)
-        self.schedulers = {g: s for g in self.groups
-                           if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), t.steps))}
-        self._grad_clip = {g: cfg.optim_for(g).grad_clip for g in self.groups}
-        self.emas = {g: EMA(ps, decay) for g, ps in self.groups.items()
-                     if (decay := self.ema_decay(g))}
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self._build_optimizers()
         split = {k: v.to(self.device) for k, v in self.dataset.split_tensors("train").items()}
         self.stream = BatchStream(split, cfg.data.batch_size, seed=t.seed, rank=self.dist.rank,
                                   world=self.dist.world)
@@ -174,6 +153,32 @@ class Trainer:
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
             self.log = MetricsLog(self.run_dir, t.tensorboard)
         self.window = LogWindow(self.step)
+
+    def _build_optimizers(self) -> None:
+        """Per parameter group of the model: its optimizer, lr schedule, clipping and EMA; the fp16
+        loss scaler."""
+        cfg, steps = self.cfg, self.cfg.train.steps
+        param_sets = self.model.param_groups()  # per group: Parameters or parameter-set dicts
+        self.groups = {g: flat_params(v) for g, v in param_sets.items()}
+        check_disjoint(self.groups)
+        unknown = set(cfg.optim) - set(self.groups) - {"default"}
+        if unknown:
+            raise ConfigError(
+                f"optim.{sorted(unknown)[0]}: model {cfg.model.name} has parameter groups "
+                f"{', '.join(self.groups)}"
+            )
+        for g in self.groups:
+            if needs_closure(cfg.optim_for(g)):
+                raise ConfigError(f"optim.{g}.name={cfg.optim_for(g).name} re-evaluates the loss in step(), "
+                                  "which genlab's trainer cannot do (updates come from a generator); "
+                                  "use it in your own loop with a closure")
+        self.optimizers = {g: build_optimizer(ps, cfg.optim_for(g)) for g, ps in param_sets.items()}
+        self.schedule_steps = steps  # the horizon lr schedules are planned over (kept on resume)
+        self.schedulers = {g: s for g in self.groups
+                           if (s := build_scheduler(self.optimizers[g], cfg.optim_for(g), steps))}
+        self._grad_clip = {g: cfg.optim_for(g).grad_clip for g in self.groups}
+        self.emas = {g: EMA(ps, decay) for g, ps in self.groups.items() if (decay := self.ema_decay(g))}
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
     def ema_decay(self, group: str) -> float | None:
         """The EMA decay of `group`: its optim config's `ema`, or, left unset, the model class's
