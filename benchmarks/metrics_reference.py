@@ -25,8 +25,8 @@ from genlab.config import DataConfig
 from genlab.core.errors import DataError
 from genlab.data import load_dataset
 from genlab.eval.features import extract_features, require_feature_net
+from genlab.eval.features.net import unit_images
 from genlab.eval.features.store import SHIPPED_DIR, read_manifest
-from genlab.eval.features.train import unit_images
 from genlab.eval.metrics.frechet import FeatureStats, frechet_distance_stats
 from genlab.eval.metrics.kid import kernel_distance
 from genlab.eval.metrics.prdc import prdc

@@ -198,3 +198,12 @@ def test_untrusted_pickle_is_refused(trained, capsys):
     code, _, err = run(["sample", str(trained), "-o", str(trained / "s.png")], capsys)
     line = one_line_error(err)
     assert "refusing to unpickle" in line and "weights_only" not in line
+
+
+def test_resume_with_overwrite_is_refused(trained, capsys):
+    before = sorted(str(p.relative_to(trained)) for p in trained.rglob("*"))
+    for order in (["--resume", "--overwrite"], ["--overwrite", "--resume"]):
+        code, _, err = run(["train", "--out", str(trained), *order], capsys)
+        line = one_line_error(err)
+        assert code == 2 and "--resume and --overwrite" in line
+    assert sorted(str(p.relative_to(trained)) for p in trained.rglob("*")) == before  # nothing deleted

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from genlab.config import Config, OptimConfig, apply_override, load_config
@@ -57,3 +59,35 @@ def test_apply_override_creates_sections():
     raw = {}
     apply_override(raw, "optim.critic.lr=2e-4")
     assert raw == {"optim": {"critic": {"lr": "2e-4"}}}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.precision=fp8", "unknown train.precision 'fp8'; choose one of: fp32, bf16, fp16"),
+    ("data.pixels=round", "unknown data.pixels 'round'; choose one of: dequantize, binarize, scale"),
+    ("data.range=wide", "unknown data.range 'wide'; choose one of: unit, symmetric"),
+    ("train.device=gpu", "bad train.device 'gpu'; use auto, cpu, cuda or cuda:N"),
+    ("train.device=cuda:x", "bad train.device 'cuda:x'"),
+    ("train.seed=-1", "train.seed must be an integer >= 0, got -1"),
+    ("train.seed=100000000000000000000000", "train.seed must be an integer in [0, 2**63)"),
+    (f"train.seed={2**63}", "train.seed must be an integer in [0, 2**63)"),
+    ("train.grad_accum=3", "train.grad_accum=3 must divide data.batch_size=64"),
+])
+def test_run_sections_are_checked_when_built(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config("vae-digits", [override])
+
+
+def test_edge_values_are_accepted():
+    cfg = load_config("vae-digits", [f"train.seed={2**63 - 1}", "train.device=cuda:1", "train.grad_accum=4",
+                                     "train.precision=bf16", "data.range=symmetric"])
+    assert (cfg.train.seed, cfg.train.device, cfg.train.grad_accum) == (2**63 - 1, "cuda:1", 4)
+
+
+def test_largest_seed_trains(tmp_path):
+    from genlab.train import Trainer
+    from tests.conftest import tiny_vae
+
+    for data in ("8gaussians", "moons"):  # numpy and scikit-learn generators, and the batch order
+        raw = tiny_vae(train__steps=2, train__seed=2**63 - 1, train__ckpt_every=0, data__name=data)
+        with Trainer(Config.from_dict(raw), tmp_path / data) as t:
+            assert t.fit()["step"] == 2

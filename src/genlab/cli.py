@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,17 +42,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from genlab.config import load_config
     from genlab.runs import standard_hooks
     from genlab.train import Trainer
-    from genlab.train.runlock import RunLock
-    from genlab.train.trainer import holds_run
+    from genlab.train.run_folder import check_run_folder
 
     out = Path(args.out)
+    if args.resume and args.overwrite:
+        check_run_folder(out, resume=True, overwrite=True)  # refuses the pair, before anything else
     check_out_dir(out)
     items = list(args.config)
     source = items.pop(0) if items and "=" not in items[0] else None
     overrides = items + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
-    # Under torchrun only rank 0 inspects or cleans the folder (the others would race with it).
-    is_main = os.environ.get("RANK", "0") == "0"
-    has_run = is_main and holds_run(out)
     if args.resume:
         if not (out / "config.yaml").is_file():
             raise ConfigError(f"--resume: {out} holds no genlab run (no config.yaml)")
@@ -64,21 +61,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if source is None:
             raise ConfigError("train needs a preset name or YAML file (see `genlab list`)")
         cfg = load_config(source, overrides)
-        if has_run and not args.overwrite:
-            raise ConfigError(f"{out} already holds a run; use --resume to continue it or "
-                              "--overwrite to start over")
-    # Lock before --overwrite deletes anything: another process may be training there.
-    lock = RunLock(out) if has_run else None
-    try:
-        if has_run and not args.resume:
-            for name in ("checkpoints", "samples", "tensorboard"):
-                shutil.rmtree(out / name, ignore_errors=True)
-            for name in ("metrics.jsonl", "eval.json", "loss.png"):
-                (out / name).unlink(missing_ok=True)
-        trainer = Trainer(cfg, out, resume=args.resume, hooks=standard_hooks(cfg))
-    finally:
-        if lock is not None:
-            lock.release()  # the Trainer holds the lock from here on
+    # Refuse now, before data is loaded; the Trainer checks again under the folder's lock, and clears
+    # it for --overwrite. Under torchrun only rank 0 looks (the others would race with its clearing).
+    if os.environ.get("RANK", "0") == "0":
+        check_run_folder(out, resume=args.resume, overwrite=args.overwrite)
+    trainer = Trainer(cfg, out, resume=args.resume, overwrite=args.overwrite, hooks=standard_hooks(cfg))
     with trainer:
         try:
             trainer.fit()
@@ -235,9 +222,9 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
 
     from genlab.config import DataConfig
     from genlab.data import load_dataset
-    from genlab.eval.features import Recipe, net_key, save_feature_net, train_feature_net
+    from genlab.eval.features import net_key, save_feature_net
     from genlab.eval.features.store import user_dir
-    from genlab.eval.features.train import DEFAULT_RECIPES
+    from genlab.recipes.feature_net import DEFAULT_RECIPES, Recipe, train_feature_net
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from genlab.core.checks import check_int, check_range
+from genlab.core.device import check_device
 from genlab.core.errors import ConfigError
 from genlab.core.typed import build_dataclass, check_keys, plain
 from genlab.models import MODELS  # importing the families registers them
@@ -35,8 +36,8 @@ class DataConfig:
     name: str = "digits"
     data_dir: str | None = None  # looked up before $GENLAB_DATA and the Debian location
     batch_size: int = 128
-    pixels: str = "dequantize"  # images: dequantize | binarize | scale
-    range: str = "unit"  # images: unit -> [0, 1], symmetric -> [-1, 1]
+    pixels: Literal["dequantize", "binarize", "scale"] = "dequantize"  # images (genlab.data.pixels)
+    range: Literal["unit", "symmetric"] = "unit"  # images: unit -> [0, 1], symmetric -> [-1, 1]
     logit_alpha: float | None = None  # images: model logit(alpha + (1 - 2 alpha) y) (RealNVP)
     n_samples: int = 20000  # 2-D toys: size of the fixed training set
     test_fraction: float = 0.2  # datasets without an official split (digits, toys, folders)
@@ -53,12 +54,16 @@ class DataConfig:
             check_range("data.logit_alpha", self.logit_alpha, 0.0, 0.5, low_open=True, high_open=True)
 
 
+# train.seed seeds torch generators, which take 64-bit seeds; derived per-rank seeds add a little.
+MAX_SEED = 2**63
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1000
-    seed: int = 0
+    seed: int = 0  # 0 <= seed < 2**63
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision; CUDA only)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # mixed precision (CUDA only)
     grad_accum: int = 1  # micro-batches per optimizer step (batch is split)
     log_every: int = 50
     sample_every: int = 0  # 0: only at the end
@@ -81,6 +86,10 @@ class TrainConfig:
         for name, low in (("steps", 1), ("grad_accum", 1), ("log_every", 1), ("sample_every", 0),
                           ("eval_every", 0), ("ckpt_every", 0), ("keep_checkpoints", 1), ("n_samples", 1)):
             check_int(f"train.{name}", getattr(self, name), low)
+        check_int("train.seed", self.seed, 0)
+        if self.seed >= MAX_SEED:
+            raise ConfigError(f"train.seed must be an integer in [0, 2**63), got {self.seed}")
+        check_device("train.device", self.device)
 
 
 @dataclass
@@ -110,19 +119,28 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self) -> None:
+        # Rules across sections (each section checks its own ranges).
+        if self.data.batch_size % self.train.grad_accum:
+            raise ConfigError(f"train.grad_accum={self.train.grad_accum} must divide data.batch_size="
+                              f"{self.data.batch_size} (the batch is split into that many micro-batches)")
+
     def optim_for(self, group: str) -> OptimConfig:
         return self.optim.get(group, self.optim["default"])
 
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Config:
+    def from_dict(cls, raw: dict[str, Any], model_cls: type | None = None) -> Config:
+        """A config from plain sections. `model_cls`: the class `model.name` stands for, when it is not
+        looked up in `MODELS` (a model outside the library, handed to `Trainer(model=...)` built)."""
         raw = dict(raw)
         check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
         model_raw = dict(raw.get("model") or {})
         if "name" not in model_raw:
             raise ConfigError(f"config needs model.name; choose one of: {', '.join(MODELS.names())}")
         name = model_raw.pop("name")
-        model_cls = MODELS.get(str(name))
+        if model_cls is None:
+            model_cls = MODELS.get(str(name))
         params = build_dataclass(model_cls.Config, model_raw, "model.")
 
         optim_raw = dict(raw.get("optim") or {})

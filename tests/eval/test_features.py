@@ -12,10 +12,10 @@ import torch
 from genlab.config import DataConfig
 from genlab.core.errors import DataError
 from genlab.data import load_dataset
-from genlab.eval.features import Recipe, extract_features, reference, require_feature_net, train_feature_net
+from genlab.eval.features import accuracy, extract_features, reference, require_feature_net, unit_images
 from genlab.eval.features.store import SHIPPED_DIR, load_from, read_manifest, save_feature_net
-from genlab.eval.features.train import accuracy, unit_images
 from genlab.eval.metrics.frechet import frechet_distance_features
+from genlab.recipes.feature_net import Recipe, train_feature_net
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

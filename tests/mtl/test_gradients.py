@@ -23,6 +23,28 @@ def test_task_gradients_match_separate_backwards_and_keep_the_graph():
     sum(losses.values()).backward()  # graph still alive
 
 
+def test_retain_graph_false_frees_the_shared_graph_after_the_last_loss():
+    torch.manual_seed(0)
+    trunk = nn.Linear(3, 4)
+    z = trunk(torch.randn(8, 3))
+    losses = {"a": z.pow(2).mean(), "b": z.abs().mean(), "c": z.sum()}  # one graph, three losses
+    kept = task_gradients(losses, list(trunk.parameters()))
+    freed = task_gradients(losses, list(trunk.parameters()), retain_graph=False)  # 2nd, 3rd need it
+    assert torch.equal(kept, freed)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        losses["a"].backward()
+
+
+def test_write_flat_grad_views_without_copy():
+    params = [nn.Parameter(torch.zeros(2, 2)), nn.Parameter(torch.zeros(3))]
+    flat = torch.arange(7.0)
+    write_flat_grad(params, flat, copy=False)
+    assert params[0].grad.data_ptr() == flat.data_ptr()  # no allocation: views of the direction
+    write_flat_grad(params, flat)
+    assert params[0].grad.data_ptr() != flat.data_ptr()  # the default copies
+    torch.testing.assert_close(params[1].grad, torch.tensor([4.0, 5.0, 6.0]))
+
+
 def test_grad_matrix_and_write_flat_grad():
     rows = [torch.arange(3.0), torch.ones(3)]
     torch.testing.assert_close(grad_matrix(rows), torch.stack(rows))

@@ -129,7 +129,7 @@ def test_checkpoint_resume_is_bit_exact(raw, tmp_path):
     ({"betas": [0.9, 1.0]}, r"optim.default.betas must be .* \[0, 1\)"),
     ({"eps": 0.0}, r"optim.default.eps must be"),
     ({"weight_decay": -1e-3}, r"optim.default.weight_decay must be"),
-    ({"ema": 1.0}, r"optim.default.ema must be .* \(0, 1\)"),
+    ({"ema": 1.0}, r"optim.default.ema must be .* \[0, 1\)"),
     ({"grad_clip": 0.0}, r"optim.default.grad_clip must be"),
     ({"schedule": "cosine", "warmup_steps": -1}, r"optim.default.warmup_steps must be an integer >= 0"),
     ({"schedule": "piecewise"}, r"optim.default.knots must be a non-empty"),

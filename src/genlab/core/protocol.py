@@ -27,6 +27,11 @@ all-reduce (buffer updates such as an EMA codebook; `ctx.all_reduce_mean` keeps 
 across processes); `extra_state()` / `load_extra_state(state)` carry per-process state (a replay
 buffer) that checkpoints save for each rank, as they do the random state.
 
+Class defaults: `default_ema` is the EMA decay the trainer keeps of each parameter group whose
+optimizer config leaves `ema` unset (None: no EMA, the base class's default). A family whose samples
+are usually drawn from averaged weights (diffusion, flow matching) sets e.g. `default_ema = 0.9999`;
+a run still turns it off with `optim.<group>.ema: 0`, or picks another decay.
+
 What a model can do beyond training is declared by capabilities, checked at run time with
 `isinstance`: `Sampler.sample(n)`, `DensityModel.likelihood_estimates(x, importance_samples)` and
 `Encoder.encode(x)`. Hooks and evaluators run only what a model offers.
@@ -132,6 +137,7 @@ class Model(nn.Module):
     """Base class of every genlab model (see the module docstring for the contract)."""
 
     Config: ClassVar[type]
+    default_ema: ClassVar[float | None] = None  # EMA decay for groups whose optim config leaves ema unset
 
     @classmethod
     def upstream_runs(cls, config: Any) -> dict[str, str]:

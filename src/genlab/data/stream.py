@@ -40,7 +40,8 @@ class BatchStream:
         self._order: Tensor | None = None
 
     def _epoch_order(self) -> Tensor:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        # Generators take 64-bit seeds: wrap (a no-op for every seed below about 1.8e13).
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**64)
         perm = torch.randperm(self.n, generator=gen)
         return perm[self.rank :: self.world][: self.per_rank].to(self.device)
 

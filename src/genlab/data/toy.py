@@ -35,6 +35,7 @@ def _gaussians25() -> tuple[np.ndarray, float]:
 
 
 def _sample(name: str, n: int, seed: int) -> tuple[np.ndarray, dict]:
+    # scikit-learn's generators take seeds below 2**32; train.seed may be up to 2**63 - 1.
     rng = np.random.default_rng(seed)
     if name == "8gaussians":
         centers, std = _gaussians8()
@@ -43,10 +44,10 @@ def _sample(name: str, n: int, seed: int) -> tuple[np.ndarray, dict]:
         centers, std = _gaussians25()
         return _mixture(rng, centers, std, n), {"centers": centers.tolist(), "std": std}
     if name == "swissroll":
-        x = make_swiss_roll(n, noise=0.25, random_state=seed)[0][:, [0, 2]] / 7.5
+        x = make_swiss_roll(n, noise=0.25, random_state=seed % 2**32)[0][:, [0, 2]] / 7.5
         return x, {}
     if name == "moons":
-        x = make_moons(n, noise=0.05, random_state=seed)[0] * 2 + np.array([-1.0, -0.2])
+        x = make_moons(n, noise=0.05, random_state=seed % 2**32)[0] * 2 + np.array([-1.0, -0.2])
         return x, {}
     if name == "rings":  # four concentric circles, radii 1, .75, .5, .25, times 3, plus noise
         radius = rng.choice([1.0, 0.75, 0.5, 0.25], size=n)

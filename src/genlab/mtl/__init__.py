@@ -9,7 +9,7 @@ with auxiliary tasks that must not increase). Each solver is also available as a
 
 from genlab.mtl.auxiliary import PrimaryAuxWeighting, primary_aux_direction, primary_aux_weights
 from genlab.mtl.gradients import grad_matrix, task_gradients, write_flat_grad
-from genlab.mtl.losses import stack_losses
+from genlab.mtl.losses import check_losses, stack_losses
 from genlab.mtl.mgda import MinNormWeighting, mgda_ub_loss, min_norm_direction, min_norm_weights
 from genlab.mtl.uncertainty import UncertaintyWeighting
 from genlab.mtl.weighting import (
@@ -24,6 +24,6 @@ from genlab.mtl.weighting import (
 
 __all__ = ["FixedWeighting", "GradNormalizedWeighting", "InitialLossWeighting", "LossWeighting",
            "MinNormWeighting", "PowerMeanWeighting", "PrimaryAuxWeighting", "PriorLossWeighting",
-           "RealtimeWeighting", "UncertaintyWeighting", "grad_matrix", "mgda_ub_loss", "min_norm_direction",
-           "min_norm_weights", "primary_aux_direction", "primary_aux_weights", "stack_losses",
-           "task_gradients", "write_flat_grad"]
+           "RealtimeWeighting", "UncertaintyWeighting", "check_losses", "grad_matrix", "mgda_ub_loss",
+           "min_norm_direction", "min_norm_weights", "primary_aux_direction", "primary_aux_weights",
+           "stack_losses", "task_gradients", "write_flat_grad"]

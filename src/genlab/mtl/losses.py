@@ -8,12 +8,12 @@ import torch
 from torch import Tensor
 
 
-def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
-    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept).
+def check_losses(losses: Mapping[str, Tensor]) -> list[str]:
+    """Check `losses` maps names to scalar tensors; return the names (TypeError/ValueError otherwise).
 
     Example:
-        >>> stack_losses({"a": torch.tensor(1.0), "b": torch.tensor([2.0])})
-        (['a', 'b'], tensor([1., 2.]))
+        >>> check_losses({"a": torch.tensor(1.0), "b": torch.tensor([2.0])})
+        ['a', 'b']
     """
     if not isinstance(losses, Mapping):
         raise TypeError(f"losses must be a mapping name -> scalar tensor, got {type(losses).__name__}")
@@ -24,4 +24,14 @@ def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
             raise TypeError(f"loss {name!r} must be a torch.Tensor, got {type(loss).__name__}")
         if loss.numel() != 1:
             raise ValueError(f"loss {name!r} must be a scalar, got shape {tuple(loss.shape)}")
-    return list(losses), torch.stack([loss.reshape(()) for loss in losses.values()])
+    return list(losses)
+
+
+def stack_losses(losses: Mapping[str, Tensor]) -> tuple[list[str], Tensor]:
+    """Check `losses` maps names to scalar tensors and return (names, stacked [T] tensor, grads kept).
+
+    Example:
+        >>> stack_losses({"a": torch.tensor(1.0), "b": torch.tensor([2.0])})
+        (['a', 'b'], tensor([1., 2.]))
+    """
+    return check_losses(losses), torch.stack([loss.reshape(()) for loss in losses.values()])

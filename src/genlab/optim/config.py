@@ -69,7 +69,9 @@ class OptimConfig:
     schedule_options: Any = None  # the schedule's options dataclass; None: its defaults
     wrappers: list[Choice] = field(default_factory=list)  # innermost first
     grad_clip: float | None = None  # max global gradient norm of the group
-    ema: float | None = None  # EMA decay of the group's weights (used for sampling/eval)
+    # EMA decay of the group's weights (used for sampling/eval); 0: no EMA; None (unset): the model
+    # class's `default_ema` (genlab.core.protocol.Model), which is None (no EMA) unless a family sets it
+    ema: float | None = None
 
     def __post_init__(self) -> None:
         self.options = _resolve(OPTIMIZERS, self.name, self.options)
@@ -79,7 +81,7 @@ class OptimConfig:
         if self.grad_clip is not None:
             check_range("grad_clip", self.grad_clip, 0.0, low_open=True)
         if self.ema is not None:
-            check_range("ema", self.ema, 0.0, 1.0, low_open=True, high_open=True)
+            check_range("ema", self.ema, 0.0, 1.0, high_open=True)
 
     def __getattr__(self, key: str) -> Any:
         for part in ("options", "schedule_options"):

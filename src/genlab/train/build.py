@@ -22,6 +22,7 @@ import torch
 
 from genlab.config import Config, ModelSpec
 from genlab.core.checkpoint import check_weights_fit, load_latest
+from genlab.core.device import resolve_device
 from genlab.core.errors import ConfigError, DataError, GenlabError
 from genlab.core.protocol import DataSpec, Model
 from genlab.data import Dataset, Pixels, load_dataset
@@ -90,8 +91,6 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     (and `use_ema`), rank 0's extra state (e.g. an EBM's replay buffer). Seeds the global generator
     with the run's seed before building, as the trainer does. `data_dir` overrides where the
     dataset is looked for when it is needed. A run written by genlab before 0.2.0 is a ConfigError."""
-    from genlab.train.trainer import resolve_device  # the trainer imports this module
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} does not exist")

@@ -2,7 +2,8 @@
 
 The lock is `fcntl.flock` on RUN/.lock: the kernel drops it when the process exits (even on
 `kill -9`), so a crashed run never leaves a stale lock. Within one process the lock is shared by
-reference count (the CLI takes it before `--overwrite` deletes anything, the Trainer again).
+reference count (a caller may hold it around a Trainer, which takes it again). The policy built on
+it (resume, overwrite, "already holds a run") is `genlab.train.run_folder`.
 """
 
 from __future__ import annotations

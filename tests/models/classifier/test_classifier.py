@@ -12,7 +12,7 @@ from genlab.core.errors import ConfigError
 from genlab.core.protocol import DataSpec, Encoder, Sampler, StepContext
 from genlab.data import load_dataset, pixels_for
 from genlab.eval.features import FeatureCNN
-from genlab.eval.features.train import unit_images
+from genlab.eval.features.net import unit_images
 from genlab.models import MODELS
 from genlab.models.classifier import Classifier
 from genlab.runs import standard_hooks

@@ -164,7 +164,8 @@ def test_config_errors():
 
 
 @pytest.mark.parametrize("override, needle", [
-    (["model.task_weighting=fixed", "model.task_weights={class: 0, reconstruction: 0, rotation: 0}"], "all 0"),
+    (["model.task_weighting=fixed", "model.task_weights={class: 0, reconstruction: 0, rotation: 0}"],
+     "all 0"),
     (["model.task_weighting=fixed", "model.task_weights={class: -1}"], "model.task_weights.class"),
     (["model.task_weighting=prior", "model.task_priors={class: 0}"], "model.task_priors.class"),
     (["model.task_weighting=mgda", "model.task_weights={class: 2}"], "only read by task_weighting=fixed"),

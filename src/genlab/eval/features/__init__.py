@@ -1,6 +1,10 @@
-"""genlab's own image feature networks (small CNN classifiers), shipped and user-trained."""
+"""genlab's own image feature networks (small CNN classifiers), shipped and user-trained.
 
-from genlab.eval.features.net import FeatureCNN, NetSpec, extract_features
+They are trained by `genlab.recipes.feature_net` (`genlab features train`); this package loads,
+stores and applies them.
+"""
+
+from genlab.eval.features.net import FeatureCNN, NetSpec, accuracy, extract_features, unit_images
 from genlab.eval.features.reference import Reference, reference
 from genlab.eval.features.store import (
     FeatureNet,
@@ -10,10 +14,8 @@ from genlab.eval.features.store import (
     require_feature_net,
     save_feature_net,
 )
-from genlab.eval.features.train import Recipe, train_feature_net
 
 __all__ = [
-    "FeatureCNN", "FeatureNet", "NetSpec", "Recipe", "Reference", "cache_dir", "extract_features",
-    "find_feature_net", "net_key", "reference", "require_feature_net", "save_feature_net",
-    "train_feature_net",
+    "FeatureCNN", "FeatureNet", "NetSpec", "Reference", "accuracy", "cache_dir", "extract_features",
+    "find_feature_net", "net_key", "reference", "require_feature_net", "save_feature_net", "unit_images",
 ]

@@ -18,9 +18,8 @@ from torch import Tensor
 
 from genlab.core.checks import choice
 from genlab.data import Dataset
-from genlab.eval.features.net import extract_features
+from genlab.eval.features.net import extract_features, unit_images
 from genlab.eval.features.store import FeatureNet, cache_dir
-from genlab.eval.features.train import unit_images
 from genlab.eval.metrics.frechet import FeatureStats
 
 SPLITS = ("test", "train")

@@ -3,7 +3,7 @@
 The network's penultimate ReLU layer is the feature space of FD/KID/PRDC (see
 `genlab.eval.features.net`); `encode` exposes it. FeatureCNN takes images in [0, 1], i.e.
 `x / (levels - 1)`: train with `data.pixels=scale`, `data.range=unit` (no dequantization noise),
-as `genlab.eval.features.train` does.
+as `genlab.recipes.feature_net` does.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from genlab.recipes.capsules.routing import CostNorm
 class CapsNet(Model):
     """Class-capsule activations (N, classes) of images in [0, 1]; the prediction is their argmax.
 
-    Train with `data.pixels=scale`, `data.range=unit`. Not in `MODELS`: the recipe registers it for the
-    duration of a run (`MODELS.temporary`), so the library's model list stays the generative families.
+    Train with `data.pixels=scale`, `data.range=unit`. Not in `MODELS`: the recipe hands it to the Trainer
+    built (`genlab.recipes.fit`), so the library's model list stays the generative families.
     """
 
     @dataclass

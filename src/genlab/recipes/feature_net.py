@@ -2,28 +2,29 @@
 
 Adam, a fixed seed, the trainer's seeded batch order (last incomplete batch of each epoch dropped)
 and single-process CPU training make the weights a function of (dataset, recipe, torch version).
-The test accuracy after each epoch is recorded in the manifest.
+The test accuracy after each epoch is recorded in the manifest. `genlab features train` runs this;
+`genlab.eval.features` stores, loads and applies the result.
 """
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from genlab.config import Config
 from genlab.core.errors import DataError
 from genlab.data import Dataset
+from genlab.eval.features.net import accuracy, unit_images
+from genlab.models import MODELS
 from genlab.nets.feature_cnn import FeatureCNN
+from genlab.recipes.fit import recipe_config, trained
+from genlab.recipes.labelled_run import UNIT_PIXELS
 from genlab.train.trainer import Trainer
-
-if TYPE_CHECKING:
-    from genlab.config import Config
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,6 @@ class Recipe:
 
 
 DEFAULT_RECIPES = {"digits": Recipe(epochs=40, batch_size=64)}
-
-
-def unit_images(x: Tensor, levels: int) -> Tensor:
-    """Stored integer images (0..levels-1) -> float32 in [0, 1] (what `data.pixels=scale` gives)."""
-    return x.float() / (levels - 1)
-
-
-@torch.no_grad()
-def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
-    """Fraction of `x` (images in [0, 1]) that `net` classifies as `y`; leaves `net` in eval mode."""
-    net.eval()
-    device = next(net.parameters()).device
-    correct = sum(int((net(x[i : i + batch_size].to(device)).argmax(1).cpu() == y[i : i + batch_size]).sum())
-                  for i in range(0, len(x), batch_size))
-    return correct / len(x)
 
 
 @dataclass
@@ -77,19 +63,13 @@ class EpochAccuracy:
 
 def classifier_config(dataset: Dataset, recipe: Recipe, n_classes: int, device: str = "cpu") -> Config:
     """The run config that trains `dataset`'s feature network with `recipe` (epochs -> steps)."""
-    from genlab.config import Config
-
     batch_size = min(recipe.batch_size, len(dataset.train))  # tiny folders: one batch per epoch
     steps_per_epoch = len(dataset.train) // batch_size
-    steps = recipe.epochs * steps_per_epoch
-    return Config.from_dict({
-        "model": {"name": "classifier", "n_classes": n_classes},
-        # FeatureCNN takes x / (levels - 1) in [0, 1]: plain scaling, no dequantization noise.
-        "data": {"name": dataset.name, "batch_size": batch_size, "pixels": "scale", "range": "unit"},
-        "optim": {"default": {"name": "adam", "lr": recipe.lr}},
-        "train": {"steps": steps, "seed": recipe.seed, "device": device, "log_every": steps_per_epoch,
-                  "ckpt_every": 0, "keep_checkpoints": 1, "progress": False},
-    })
+    # FeatureCNN takes x / (levels - 1) in [0, 1]: plain scaling, no dequantization noise.
+    return recipe_config("classifier", MODELS.get("classifier"), {"n_classes": n_classes}, dataset,
+                         steps=recipe.epochs * steps_per_epoch, batch_size=batch_size,
+                         optim={"default": {"name": "adam", "lr": recipe.lr}}, seed=recipe.seed,
+                         device=device, log_every=steps_per_epoch, data=UNIT_PIXELS)
 
 
 def train_feature_net(dataset: Dataset, recipe: Recipe | None = None, log: bool = False,
@@ -109,10 +89,7 @@ def train_feature_net(dataset: Dataset, recipe: Recipe | None = None, log: bool 
     x_test, y_test = unit_images(dataset.test, dataset.levels), dataset.test_labels
     hook = EpochAccuracy(cfg.train.log_every, x_test, y_test, log)
     start = time.perf_counter()
-    folder = (tempfile.TemporaryDirectory(prefix="genlab-features-") if run_dir is None
-              else contextlib.nullcontext(str(run_dir)))
-    with folder as path, Trainer(cfg, path, dataset=dataset, hooks=[hook]) as trainer:
-        trainer.fit()
+    with trained(cfg, MODELS.get("classifier"), dataset, [hook], run_dir) as trainer:
         net: FeatureCNN = trainer.model.net.cpu().eval()
     history = hook.history or []
     record = {
@@ -127,3 +104,6 @@ def train_feature_net(dataset: Dataset, recipe: Recipe | None = None, log: bool 
         "n_params": sum(p.numel() for p in net.parameters()),
     }
     return net, record
+
+
+__all__ = ["DEFAULT_RECIPES", "EpochAccuracy", "Recipe", "classifier_config", "train_feature_net"]
