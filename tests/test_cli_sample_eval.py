@@ -138,3 +138,43 @@ def test_eval_empty_or_broken_npz_is_one_line(capsys, tmp_path, content):
     fake = tmp_path / "empty.npz"
     fake.write_bytes(content)
     _fails(capsys, ["eval", "--real", "8gaussians", "--fake", str(fake)], str(fake))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["features", "train", "--data", "digits", "--epochs", "-1"], "--epochs"),
+    (["features", "train", "--data", "digits", "--epochs", "0"], "--epochs"),
+    (["features", "train", "--data", "digits", "--batch-size", "0"], "--batch-size"),
+    (["features", "train", "--data", "digits", "--threads", "0"], "--threads"),
+    (["features", "train", "--data", "digits", "--lr", "-1"], "--lr"),
+    (["eval", "somewhere", "--probe-n", "-1"], "--probe-n"),
+])
+def test_bad_numbers_are_one_line_usage_errors(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_features_out_an_existing_file_is_refused_before_training(capsys, tmp_path):
+    out = tmp_path / "file"
+    out.write_text("x")
+    _fails(capsys, ["features", "train", "--data", "digits", "--out", str(out)], "existing file")
+
+
+def test_probe_size_follows_the_other_sizes_and_can_be_skipped(tmp_path):
+    raw = tiny_vae(train__steps=2, train__ckpt_every=2)
+    raw["data"] = {"name": "digits", "batch_size": 32}
+    config = tmp_path / "digits.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    assert cli.main(["train", str(config), "--out", str(run)]) == 0
+    base = ["eval", str(run), "--n-real", "60", "--n-samples", "60", "--n-test", "20",
+            "--importance-samples", "2", "-o", str(tmp_path / "e.json")]
+
+    def probe(*extra):
+        assert cli.main([*base, *extra]) == 0
+        return json.loads((tmp_path / "e.json").read_text()).get("probe")
+
+    assert (probe()["probe_n_train"], probe()["probe_n_test"]) == (60, 60)  # the largest size asked
+    assert (probe("--probe-n", "40")["probe_n_train"], probe("--probe-n", "40")["probe_n_test"]) == (40, 40)
+    assert probe("--no-probe") is None

@@ -91,3 +91,34 @@ def test_largest_seed_trains(tmp_path):
         raw = tiny_vae(train__steps=2, train__seed=2**63 - 1, train__ckpt_every=0, data__name=data)
         with Trainer(Config.from_dict(raw), tmp_path / data) as t:
             assert t.fit()["step"] == 2
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["model=5"], "model must be a mapping"), (["optim.default=5"], "optim.default must be a mapping"),
+    (["optim=[1]"], "optim must be a mapping"), (["optim.critic=3"], "optim.critic must be a mapping"),
+    (["data=[1, 2]"], "data must be a mapping"),
+    (["model.latent_dim=" + "[" * 3000 + "]" * 3000], "nested more than"),
+])
+def test_sections_of_the_wrong_type_are_one_line_errors(overrides, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config("vae-digits", overrides)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("model: [vae, 16]\n", "model must be a mapping"),
+    ("model: {name: vae}\noptim: [1, 2]\n", "optim must be a mapping"),
+    ("model: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 64 levels"),
+    ("- 1\n- 2\n", "must hold a mapping"),
+])
+def test_yaml_files_of_the_wrong_shape_are_one_line_errors(tmp_path, text, needle):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(str(path))
+
+
+def test_overrides_must_be_strings():
+    with pytest.raises(ConfigError, match="overrides must be a list of 'key=value' strings"):
+        load_config("vae-digits", [5])
+    with pytest.raises(ConfigError, match="overrides must be a list"):
+        load_config("vae-digits", "train.steps=5")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from genlab.core.arguments import ArgumentParser, integer, number
 from genlab.core.errors import ConfigError, GenlabError, TrainingInterrupted
 
 
@@ -201,6 +202,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
+    asked = [n for n in (args.n_real, args.n_samples, args.n_test) if n]
+    probe_n = args.probe_n if args.probe_n is not None else (max(asked) if asked else None)
+    if probe_n is not None:  # default: as many as the largest other sample size asked for
+        cfg.eval.probe_n_train = cfg.eval.probe_n_test = probe_n
     if args.importance_samples is not None:
         cfg.eval.importance_samples = args.importance_samples
     device = next(model.parameters()).device
@@ -208,7 +213,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
                   "ema_weights": run.ema_weights,
                   **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
-                             n_samples=args.n_samples, inception=_inception(args), n_real=args.n_real)}
+                             n_samples=args.n_samples, inception=_inception(args), n_real=args.n_real,
+                             probe=not args.no_probe)}
     _report_warnings(result, caught)
     text = json.dumps(result, indent=2)
     out = Path(args.output) if args.output else Path(args.run_dir) / "eval.json"
@@ -226,6 +232,9 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
     from genlab.eval.features.store import user_dir
     from genlab.recipes.feature_net import DEFAULT_RECIPES, Recipe, train_feature_net
 
+    out = Path(args.out) if args.out else user_dir()
+    if out.exists() and not out.is_dir():  # checked before training, not after
+        raise ConfigError(f"--out {out} is an existing file, not a folder for feature networks")
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = load_dataset(DataConfig(name=args.data, data_dir=args.data_dir))
@@ -233,7 +242,6 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
     recipe = Recipe(epochs=args.epochs or base.epochs, batch_size=args.batch_size or base.batch_size,
                     lr=args.lr or base.lr, seed=args.seed)
     net, record = train_feature_net(dataset, recipe, log=True)
-    out = Path(args.out) if args.out else user_dir()
     entry = save_feature_net(net, net_key(dataset.name, dataset.info.get("source")), record, out)
     print(f"genlab: feature network {entry['id']} (test accuracy {entry['test_accuracy']:.4f}, "
           f"sha256 {entry['sha256'][:16]}...) -> {out / entry['file']}")
@@ -243,7 +251,7 @@ def _cmd_features_train(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from genlab import __version__
 
-    p = argparse.ArgumentParser(prog="genlab", description=__doc__)
+    p = ArgumentParser(prog="genlab", description=__doc__)
     p.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -291,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--importance-samples", type=int, help="K for importance-sampled likelihoods")
     e.add_argument("--device", default="auto")
     e.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")
+    e.add_argument("--probe-n", type=integer(0), metavar="N",
+                   help="training and test examples of an encoder's linear probe (0: all; default: "
+                        "eval.probe_n_train/probe_n_test, or the largest of --n-real/--n-samples/--n-test)")
+    e.add_argument("--no-probe", action="store_true", help="skip an encoder's linear probe")
     e.set_defaults(func=_cmd_eval)
 
     f = sub.add_parser("features", help="genlab's own image feature networks (for FD/KID/PRDC)")
@@ -299,11 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--data", required=True, help="dataset name (digits, fashion-mnist, mnist, ...)")
     ft.add_argument("--data-dir", help="folder holding the dataset files")
     ft.add_argument("--out", help="weights folder (default: $GENLAB_CACHE/features)")
-    ft.add_argument("--epochs", type=int, help="default: 3 (40 for digits)")
-    ft.add_argument("--batch-size", type=int)
-    ft.add_argument("--lr", type=float)
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--threads", type=int, help="torch CPU threads")
+    ft.add_argument("--epochs", type=integer(1, 10_000), help="default: 3 (40 for digits)")
+    ft.add_argument("--batch-size", type=integer(1, 65_536))
+    ft.add_argument("--lr", type=number(0.0, 10.0, low_open=True))
+    ft.add_argument("--seed", type=integer(0, 2**63 - 1), default=0)
+    ft.add_argument("--threads", type=integer(1, 1024), help="torch CPU threads")
     ft.set_defaults(func=_cmd_features_train)
     return p
 

@@ -14,6 +14,7 @@ A run config has five sections. `model` names a registered model class and carri
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ import yaml
 from genlab.core.checks import check_int, check_range
 from genlab.core.device import check_device
 from genlab.core.errors import ConfigError
+from genlab.core.strict_yaml import load_yaml_text
 from genlab.core.typed import build_dataclass, check_keys, plain
 from genlab.models import MODELS  # importing the families registers them
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
@@ -99,9 +101,11 @@ class EvalConfig:
     batch_size: int = 100
     seed: int = 1234
     probe_n_train: int = 10000  # training examples fitting an Encoder's linear probe (0: all)
+    probe_n_test: int = 0  # test examples scoring it (0: all)
 
     def __post_init__(self) -> None:
-        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1), ("probe_n_train", 0)):
+        for name, low in (("n_test", 0), ("importance_samples", 1), ("batch_size", 1), ("probe_n_train", 0),
+                          ("probe_n_test", 0)):
             check_int(f"eval.{name}", getattr(self, name), low)
 
 
@@ -133,9 +137,9 @@ class Config:
     def from_dict(cls, raw: dict[str, Any], model_cls: type | None = None) -> Config:
         """A config from plain sections. `model_cls`: the class `model.name` stands for, when it is not
         looked up in `MODELS` (a model outside the library, handed to `Trainer(model=...)` built)."""
-        raw = dict(raw)
+        raw = dict(_section(raw, "config"))
         check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
-        model_raw = dict(raw.get("model") or {})
+        model_raw = dict(_section(raw.get("model"), "model"))
         if "name" not in model_raw:
             raise ConfigError(f"config needs model.name; choose one of: {', '.join(MODELS.names())}")
         name = model_raw.pop("name")
@@ -143,12 +147,11 @@ class Config:
             model_cls = MODELS.get(str(name))
         params = build_dataclass(model_cls.Config, model_raw, "model.")
 
-        optim_raw = dict(raw.get("optim") or {})
-        default_raw = dict(optim_raw.pop("default", None) or {})
+        optim_raw = dict(_section(raw.get("optim"), "optim"))
+        default_raw = dict(_section(optim_raw.pop("default", None), "optim.default"))
         optim = {"default": optim_from_dict(default_raw, "optim.default.")}
         for group, group_raw in optim_raw.items():
-            if not isinstance(group_raw, dict):
-                raise ConfigError(f"optim.{group} must be a mapping of optimizer options")
+            group_raw = _section(group_raw, f"optim.{group}")
             optim[group] = optim_from_dict(inherit(default_raw, group_raw), f"optim.{group}.")
         return cls(
             model=ModelSpec(str(name), params),
@@ -170,8 +173,19 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def load_config(source: str | Path, overrides: list[str] = ()) -> Config:
+def _section(value: Any, name: str) -> dict[str, Any]:
+    """A config section as a mapping ({} when absent); a one-line ConfigError for anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a mapping of options (key: value), got {value!r:.80}")
+    return value
+
+
+def load_config(source: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Load a preset name or a YAML path, then apply `a.b.c=value` overrides."""
+    if isinstance(overrides, str) or not all(isinstance(item, str) for item in overrides):
+        raise ConfigError(f"overrides must be a list of 'key=value' strings, got {overrides!r:.80}")
     raw = load_preset_dict(str(source))
     for item in overrides:
         apply_override(raw, item)
@@ -193,8 +207,10 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             raise ConfigError(f"bad override {item!r}: {part!r} is not a section")
         node = child
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
+        parsed = load_yaml_text(value) if value.strip() else None
+    except yaml.YAMLError as err:
+        if "nested more than" in str(err):
+            raise ConfigError(f"bad override {item!r:.80}: {err}") from None
         parsed = value
     if len(parents) == 2 and parents[0] == "optim" and leaf in ("name", "schedule"):
         replace_choice(node, leaf, parsed)  # a new optimizer/schedule drops the old one's options

@@ -41,9 +41,26 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_DEPTH = 64  # nesting of mappings/lists: far beyond any config, far below Python's recursion limit
+
+
 def load_yaml_text(text: str) -> Any:
-    """Parse YAML safely, refusing duplicate mapping keys (yaml.YAMLError otherwise)."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    """Parse YAML safely, refusing duplicate mapping keys and nesting deeper than MAX_DEPTH
+    (yaml.YAMLError otherwise)."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    except RecursionError:
+        raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep") from None
+    stack = [(data, 1)]
+    while stack:  # iterative, so a deep value cannot overflow the check itself
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_DEPTH:
+                    raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
+                stack.append((child, depth + 1))
+    return data
 
 
 def load_yaml_file(path: Path) -> Any:

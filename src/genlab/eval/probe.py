@@ -80,9 +80,9 @@ def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: Eva
     """Probe accuracy of the model's `representation` (and, with `baselines`, of raw inputs and of
     a randomly initialised copy of the architecture) on `dataset`'s official split.
 
-    At most `cfg.probe_n_train` training examples (a fixed random subset; 0: all) fit the classifier;
-    every test example scores it. Model inputs are made by `pixels` under the evaluation seed, so
-    dequantization noise is the same for every feature set.
+    At most `cfg.probe_n_train` training examples (a fixed random subset; 0: all) fit the classifier
+    and at most `cfg.probe_n_test` test examples (likewise) score it. Model inputs are made by
+    `pixels` under the evaluation seed, so dequantization noise is the same for every feature set.
     """
     if not isinstance(model, Encoder):
         raise ConfigError(f"a linear probe needs an Encoder (a model with encode(x)); "
@@ -93,10 +93,12 @@ def linear_probe(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: Eva
         raise ValueError("image datasets need their Pixels transform")
     device = torch.device(device)
     n = len(dataset.train)
+    m = len(dataset.test)
     with isolated_rng(cfg.seed, device):
         idx = torch.randperm(n)[: cfg.probe_n_train] if 0 < cfg.probe_n_train < n else torch.arange(n)
+        test_idx = torch.randperm(m)[: cfg.probe_n_test] if 0 < cfg.probe_n_test < m else torch.arange(m)
     x_train, y_train = dataset.train[idx], dataset.train_labels[idx]
-    x_test, y_test = dataset.test, dataset.test_labels
+    x_test, y_test = dataset.test[test_idx], dataset.test_labels[test_idx]
 
     unconverged: list[str] = []
 
