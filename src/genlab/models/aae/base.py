@@ -1,6 +1,6 @@
-"""What the adversarial autoencoder and ALI/BiGAN share: an encoder, a decoder and an adversary,
-trained as the three parameter groups "encoder", "decoder" and "critic", with samples decoded from
-prior draws z ~ p(z).
+"""What the adversarial autoencoder and ALI/BiGAN share: an encoder, a decoder and a critic
+(`genlab.adversarial.Critic`, configured by `model.critic.*`), trained as the three parameter groups
+"encoder", "decoder" and "critic", with samples decoded from prior draws z ~ p(z).
 
 Both are the GAN of the variational-inference view (Su, arXiv:1807.05936) with a critic on codes
 (AAE, arXiv:1511.05644) or on (x, z) pairs (ALI, arXiv:1606.00704); each family's module says how
@@ -10,15 +10,18 @@ its encoder, decoder and critic are built and trained.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, choice
+from genlab.adversarial.critic import Critic, CriticConfig
+from genlab.adversarial.latents import PriorName, sample_prior
+from genlab.core.checks import check_int
 from genlab.core.protocol import DataSpec, Model
-from genlab.models.aae.adversary import Adversary, AdversaryConfig
-from genlab.models.aae.nets import NETS
-from genlab.models.gan.latents import PRIORS, sample_prior
-from genlab.nets.norm import NORMS
+from genlab.nets import mlp_critic
+
+AutoencoderNet = Literal["mlp", "conv"]  # the builders of genlab.models.aae.nets
+DecoderNorm = Literal["none", "batch", "layer"]
 
 
 @dataclass
@@ -26,38 +29,46 @@ class AdversarialAutoencoderConfig:
     """Options common to the AAE and ALI (`model.*`); each family's Config adds its own."""
 
     latent_dim: int = 8
-    prior: str = "normal"  # normal | uniform (genlab.models.gan.latents)
-    net: str = "mlp"  # mlp | conv (encoder and decoder)
+    prior: PriorName = "normal"  # genlab.adversarial.latents
+    net: AutoencoderNet = "mlp"  # encoder and decoder
     hidden: int = 256  # MLP width, or the conv nets' base channel count
     depth: int = 2  # MLP hidden layers
     # Normalisation in the decoder: none | batch | layer. Adversarially trained ReLU decoders
     # without it can die into a constant output (measured: ALI on Fashion-MNIST); the ALI and
     # BiGAN generators use batch norm.
-    decoder_norm: str = "none"
-    critic: AdversaryConfig = field(default_factory=AdversaryConfig)
+    decoder_norm: DecoderNorm = "none"
+    # The critic's objective, constraints and MLP (width / depth default to `hidden` / `depth`).
+    critic: CriticConfig = field(default_factory=CriticConfig)
 
     def __post_init__(self) -> None:
         for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0)):
             check_int(f"model.{name}", getattr(self, name), low)
-        choice(self.prior, PRIORS, "model.prior")
-        choice(self.net, NETS, "model.net")
-        choice(self.decoder_norm, NORMS, "model.decoder_norm")
 
 
 class AdversarialAutoencoder(Model):
-    """Holds `encoder`, `decoder` and `adversary` (set by the subclass) for examples of `shape`."""
+    """Holds `encoder`, `decoder` and `critic` (set by the subclass) for examples of `shape`."""
 
     encoder: nn.Module
     decoder: nn.Module
-    adversary: Adversary
+    critic: Critic
 
     def __init__(self, cfg: AdversarialAutoencoderConfig, spec: DataSpec | tuple[int, ...]):
+        spec = DataSpec.coerce(spec)
+        if cfg.net == "conv":
+            spec.require("model.net=conv", square=True)  # (C, H, H) examples
         super().__init__()
-        self.cfg, self.shape = cfg, tuple(DataSpec.coerce(spec).shape)
+        self.cfg, self.shape = cfg, tuple(spec.shape)
+
+    def mlp_critic(self, n_in: int) -> Critic:
+        """The configured critic on an MLP over `n_in` inputs (codes, or joint (x, z) vectors)."""
+        c = self.cfg.critic
+        net = mlp_critic((n_in,), self.cfg.hidden if c.hidden is None else c.hidden,
+                         self.cfg.depth if c.depth is None else c.depth, c.norm)
+        return Critic(c, net)
 
     def param_groups(self) -> dict[str, list]:
         return {"encoder": list(self.encoder.parameters()), "decoder": list(self.decoder.parameters()),
-                "critic": list(self.adversary.parameters())}
+                "critic": list(self.critic.parameters())}
 
     def prior(self, n: int) -> Tensor:
         """n draws z ~ p(z), (n, latent_dim), on the decoder's device and dtype."""

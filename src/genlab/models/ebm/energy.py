@@ -14,8 +14,8 @@ from functools import partial
 
 from torch import nn
 
+from genlab.adversarial.spectral import apply_spectral_norm
 from genlab.core.checks import choice
-from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.nets import Scores, down_layers, downsample_plan, mlp_layers
 from genlab.nets.conv import square_image
 
