@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
 from genlab.adversarial.fdivergence import DivergenceName
@@ -135,8 +134,9 @@ class Critic(nn.Module):
         """`loss` (the objective's critic term on scores real_s, fake_s) plus the weighted penalties
         on the detached inputs, and the logs."""
         cfg = self.cfg
-        with torch.no_grad():  # logs: no autograd nodes for them
-            logs = {"critic_loss": loss.detach(), "d_real": real_s.mean(), "d_fake": fake_s.mean()}
+        # Logs are detached here (means of detached scores: no autograd nodes for them).
+        logs = {"critic_loss": loss.detach(), "d_real": real_s.detach().mean(),
+                "d_fake": fake_s.detach().mean()}
         if self._penalty is not None:
             pen = self._penalty(self.score, real, fake, cfg.penalty_mode, cfg.penalty_power)
             loss = loss + cfg.penalty_weight * pen

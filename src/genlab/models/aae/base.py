@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from genlab.adversarial.critic import Critic, CriticConfig
@@ -58,6 +59,9 @@ class AdversarialAutoencoder(Model):
             spec.require("model.net=conv", square=True)  # (C, H, H) examples
         super().__init__()
         self.cfg, self.shape = cfg, tuple(spec.shape)
+        # Follows the model's device and dtype (.to(), .double()) and is not saved: where prior
+        # draws are made, read without walking a network's parameters on every draw.
+        self.register_buffer("_probe", torch.empty(0), persistent=False)
 
     def mlp_critic(self, n_in: int) -> Critic:
         """The configured critic on an MLP over `n_in` inputs (codes, or joint (x, z) vectors)."""
@@ -71,8 +75,8 @@ class AdversarialAutoencoder(Model):
                 "critic": list(self.critic.parameters())}
 
     def prior(self, n: int) -> Tensor:
-        """n draws z ~ p(z), (n, latent_dim), on the decoder's device and dtype."""
-        p = next(self.decoder.parameters())
+        """n draws z ~ p(z), (n, latent_dim), on the model's device and dtype."""
+        p = self._probe
         return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
 
     def check_input(self, x: Tensor) -> None:

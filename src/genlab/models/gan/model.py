@@ -130,18 +130,18 @@ class GAN(Model):
         self.critic = Critic(c, net)
         self.objective = self.critic.objective
         self._formulation = formulation(self.objective, c.norm == "batch")
+        # Follows the model's device and dtype (.to(), .double()) and is not saved: where latents
+        # are drawn, read without walking generator.parameters() on every draw.
+        self.register_buffer("_probe", torch.empty(0), persistent=False)
 
     # ---------------------------------------------------------------- pieces
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"generator": list(self.generator.parameters()),
                 "critic": list(self.critic.parameters())}
 
-    def _param(self) -> Tensor:
-        return next(self.generator.parameters())
-
     def latents(self, n: int) -> Tensor:
-        """n draws from the training prior."""
-        p = self._param()
+        """n draws from the training prior, on the model's device and dtype."""
+        p = self._probe
         return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
 
     def _clip(self) -> None:
@@ -234,7 +234,7 @@ class GAN(Model):
 
     def latents_for_sampling(self, n: int) -> Tensor:
         """n latents from the configured sampler (prior, truncated normal or hubness prior)."""
-        cfg, p = self.cfg, self._param()
+        cfg, p = self.cfg, self._probe
         if cfg.sampler == "truncated":
             return truncated_normal(n, cfg.latent_dim, cfg.truncation, p.device, p.dtype)
         if cfg.sampler == "hubness":
