@@ -39,6 +39,8 @@ def _per_example(x: Tensor, like: Tensor) -> Tensor:
 def _deviation(value: Tensor, mode: str, power: float) -> Tensor:
     """mean |value - 1|^power (two-sided) or mean relu(value - 1)^power (one-sided)."""
     if mode == "two_sided":
+        if power == 2:  # |d|^2 = d^2: no abs (and no sign in the backward pass)
+            return (value - 1).square().mean()
         dev = (value - 1).abs()
     elif mode == "one_sided":
         dev = F.relu(value - 1)
@@ -60,8 +62,9 @@ def gradient_penalty(critic: ScoreFn, real: Tensor, fake: Tensor, mode: str = "t
     `one_sided` penalises only norms above 1; `power=1` with `one_sided` is the unsquared hinge of
     Su's reference code. Multiply by the weight (lambda = 10 in the WGAN-GP paper) yourself.
     """
-    # input_gradient_norm detaches the interpolates: the penalty never reaches the generator.
-    return _deviation(input_gradient_norm(critic, _interpolate(real.detach(), fake.detach())), mode, power)
+    # input_gradient_norm detaches the interpolates, so the penalty never reaches what made real
+    # or fake (the generator): no need to detach them first.
+    return _deviation(input_gradient_norm(critic, _interpolate(real, fake)), mode, power)
 
 
 def r1_penalty(critic: ScoreFn, real: Tensor) -> Tensor:
