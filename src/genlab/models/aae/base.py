@@ -45,6 +45,11 @@ class AdversarialAutoencoderConfig:
         for name, low in (("latent_dim", 1), ("hidden", 1), ("depth", 0)):
             check_int(f"model.{name}", getattr(self, name), low)
 
+    def needs_double_backward(self) -> bool:
+        """Whether the critic's constraints differentiate through input gradients, which
+        torch.compile cannot do (`train.compile`)."""
+        return self.critic.needs_double_backward()
+
 
 class AdversarialAutoencoder(Model):
     """Holds `encoder`, `decoder` and `critic` (set by the subclass) for examples of `shape`."""
