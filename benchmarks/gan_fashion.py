@@ -29,8 +29,7 @@ from genlab.config import Config
 from genlab.core.errors import GenlabError
 from genlab.train import Trainer
 
-NETS = {"net": "dcgan", "hidden": 32, "latent_dim": 64, "generator_norm": "batch",
-        "critic_norm": "none", "output": "tanh"}
+NETS = {"net": "dcgan", "hidden": 32, "latent_dim": 64, "generator_norm": "batch", "output": "tanh"}
 METHODS = {
     "WC": ({"objective": "wasserstein", "clip": 0.01, "n_critic": 5}, {"name": "rmsprop", "lr": 5e-5}),
     "GP": ({"objective": "wasserstein", "penalty": "gp", "penalty_weight": 10.0, "n_critic": 5},
@@ -45,7 +44,7 @@ METHODS = {
 def config(method: str, steps: int, batch: int, data_dir: str | None, seed: int) -> Config:
     model, optim = METHODS[method]
     return Config.from_dict({
-        "model": {"name": "gan", **NETS, **model},
+        "model": {"name": "gan", **NETS, "critic": {"norm": "none", **model}},
         "data": {"name": "fashion-mnist", "data_dir": data_dir, "pixels": "dequantize",
                  "range": "symmetric", "batch_size": batch * model["n_critic"]},
         "optim": {"default": optim, "generator": {"ema": 0.999}},

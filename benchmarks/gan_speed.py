@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from genlab.adversarial import CriticConfig
 from genlab.models import StepContext
 from genlab.models.gan.model import GAN
 from genlab.models.gan.single_loss import formulation
@@ -48,7 +49,7 @@ OBJECTIVES = {
 
 def make(mode: str, setup: dict, objective: dict, seed: int = 0) -> tuple[GAN, dict]:
     torch.manual_seed(seed)
-    model = GAN(GAN.Config(mode=mode, **objective, **setup["cfg"]), setup["shape"])
+    model = GAN(GAN.Config(mode=mode, critic=CriticConfig(**objective), **setup["cfg"]), setup["shape"])
     opts = {g: torch.optim.Adam(ps, lr=2e-4, betas=(0.5, 0.9)) for g, ps in model.param_groups().items()}
     return model, opts
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for n in names:
         model = runs[(n, "single_loss")][0]
-        how = formulation(model.objective, model.cfg.critic_norm == "batch")
+        how = formulation(model.objective, model.cfg.critic.norm == "batch")
         alt, single = med[(n, "alternating")], med[(n, "single_loss")]
         rows[n] = {"formulation": how, "alternating_s": alt, "single_loss_s": single,
                    "ratio_single_over_alternating": single / alt,

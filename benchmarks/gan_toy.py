@@ -69,9 +69,9 @@ def protocol_key(p: dict) -> dict:
 def run_one(dataset: str, objective: str, constraint: str, seed: int, p: dict) -> dict:
     """Train one combination for p['steps'] generator steps; score p['n_eval'] samples."""
     raw = {
-        "model": {"name": "gan", **OBJECTIVES[objective], **CONSTRAINTS[constraint],
-                  "n_critic": p["n_critic"], "latent_dim": 2, "net": "mlp", "hidden": p["hidden"],
-                  "depth": 3},
+        "model": {"name": "gan", "critic": {**OBJECTIVES[objective], **CONSTRAINTS[constraint],
+                                            "n_critic": p["n_critic"]},
+                  "latent_dim": 2, "net": "mlp", "hidden": p["hidden"], "depth": 3},
         "data": {"name": dataset, "batch_size": p["batch"] * p["n_critic"], "n_samples": 100000},
         "optim": {"default": {"name": "adam", "lr": p["lr"], "betas": [0.5, 0.9]}},
         "train": {"steps": p["steps"], "seed": seed, "log_every": max(1, p["steps"] // 10),

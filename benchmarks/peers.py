@@ -345,7 +345,7 @@ def trainer_comparisons(steps: int) -> list[Comparison]:
 
     out = []
     window = steps // 4
-    for name in ("gan-mlp toy 2-D", "vae-mlp digits 8x8"):
+    for name in ("gan-ns toy 2-D", "vae-mlp digits 8x8"):
         model, make_data, batch = CASES[name]
         dataset = make_data()
         cfg = config(model, batch, steps, window)

@@ -22,10 +22,15 @@ Two bare loops are timed:
   bare-foreach  `Adam(..., foreach=True)`, the multi-tensor implementation genlab's optimizers use
                 (bit-identical on CPU), so genlab/bare-foreach isolates the trainer's own cost.
 
-The toy-GAN case is the smallest model genlab trains (MLP 3x64 generator and critic, 2-D data,
-batch 64): there the per-update work of the trainer (update generator, optimizer calls, log
-bookkeeping) weighs most. Its bare loop is the careful hand-written alternating step (critic update
-on detached fakes, generator update backpropagated into the generator only).
+The toy-GAN cases are the smallest models genlab trains (MLP 3x64 generator and critic, 2-D data
+from 8 Gaussians, 64 examples per update): there the per-update work of the trainer (update
+generator, optimizer calls, log bookkeeping) and of the model (scoring, objective, latents, logs)
+weighs most. Two of them: the non-saturating GAN (1 critic update + 1 generator update per step,
+data batch 64) and WGAN-GP (5 critic updates, lambda 10, + 1 generator update per step, data batch
+5 x 64 = 320). Their bare loop is a careful GAN step written by hand with plain torch ops, sharing
+only the networks (same initial weights) with genlab: per critic update fresh latents, fakes made
+under no_grad, the loss (and the gradient penalty on random interpolates) and an optimizer step;
+then the critic is frozen (requires_grad_(False)) for the generator update and unfrozen after.
 
     python benchmarks/trainer_overhead.py [--quick] [--reps 12] [--steps 200] [--threads 1] [--clock cpu]
 """
@@ -42,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from genlab.config import Config, DataConfig
 from genlab.data import Dataset, Pixels, load_dataset
@@ -59,10 +65,18 @@ def random_images(n: int, size: int) -> Dataset:
     return Dataset(f"random-{size}", draw(n), draw(64), levels=256)
 
 
+TOY_GAN = {"name": "gan", "net": "mlp", "hidden": 64, "depth": 3, "latent_dim": 2}
+
+
+def toy_data() -> Dataset:
+    return load_dataset(DataConfig(name="8gaussians"))
+
+
 CASES = {
     # name: (model section, dataset factory, batch size)
-    "gan-mlp toy 2-D": ({"name": "gan", "net": "mlp", "hidden": 64, "depth": 3, "latent_dim": 2},
-                        lambda: load_dataset(DataConfig(name="8gaussians")), 64),
+    "gan-ns toy 2-D": ({**TOY_GAN, "critic": {"objective": "nonsaturating"}}, toy_data, 64),
+    "wgan-gp toy 2-D": ({**TOY_GAN, "critic": {"objective": "wasserstein", "penalty": "gp",
+                                               "penalty_weight": 10.0, "n_critic": 5}}, toy_data, 5 * 64),
     "vae-mlp digits 8x8": ({"name": "vae", "latent_dim": 16, "hidden": 256, "depth": 2},
                            lambda: load_dataset(DataConfig(name="digits")), 128),
     "vae-conv 28x28": ({"name": "vae", "latent_dim": 16, "net": "conv", "hidden": 32},
@@ -70,7 +84,7 @@ CASES = {
 }
 
 
-DEFAULT_CASES = ("gan-mlp toy 2-D", "vae-mlp digits 8x8")
+DEFAULT_CASES = ("gan-ns toy 2-D", "wgan-gp toy 2-D", "vae-mlp digits 8x8")
 
 
 def config(model: dict, batch: int, steps: int, window: int) -> Config:
@@ -95,20 +109,47 @@ def vae_step(model, opts):
     return step
 
 
-def gan_step(model, opts):
-    g_params = list(model.generator.parameters())
+def gan_step(model, opts, params):
+    """The GAN step a careful person writes by hand, on genlab's networks (same initial weights):
+    non-saturating (softplus) or WGAN-GP losses written out in torch ops, fresh latents per update,
+    the critic frozen with requires_grad_(False) during the generator update."""
+    c = params.critic
+    wgan_gp = c.objective == "wasserstein" and c.penalty == "gp"
+    if not (wgan_gp or (c.objective == "nonsaturating" and c.penalty == "none")) or c.r1_weight or \
+            c.grad_norm != "none" or c.spectral_norm or c.clip is not None:
+        raise ValueError("the hand-written GAN step covers WGAN-GP and the plain non-saturating GAN")
+    G, D = model.generator, model.critic.net
+    d_params = list(D.parameters())
+    k, dim, lam = c.n_critic, params.latent_dim, c.penalty_weight
+    opt_d, opt_g = opts["critic"], opts["generator"]
+
+    def critic_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        if not wgan_gp:
+            return F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+        loss = D(fake).mean() - D(real).mean()
+        eps = torch.rand(real.shape[0], 1)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        return loss + lam * (g.norm(dim=1) - 1).square().mean()
 
     def step(x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            fake = model.generator(model.latents(x.shape[0]))
-        d_loss = model.objective.critic_loss(model.score(x), model.score(fake))
-        opts["critic"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        opts["critic"].step()
-        g_loss = model.objective.generator_loss(model.score(model.generator(model.latents(x.shape[0]))))
-        opts["generator"].zero_grad(set_to_none=True)
-        g_loss.backward(inputs=g_params)  # no critic weight gradients
-        opts["generator"].step()
+        m = x.shape[0] // k
+        for i in range(k):
+            with torch.no_grad():
+                fake = G(torch.randn(m, dim))
+            d_loss = critic_loss(x[i * m:(i + 1) * m], fake)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        for p in d_params:
+            p.requires_grad_(False)
+        s = D(G(torch.randn(m, dim)))
+        g_loss = -s.mean() if wgan_gp else F.softplus(-s).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        for p in d_params:
+            p.requires_grad_(True)
         return g_loss
 
     return step
@@ -123,7 +164,7 @@ def bare_loop(cfg: Config, dataset: Dataset, steps: int, window: int, clock: Clo
     opt_kw = {"foreach": True} if foreach else {}
     if cfg.model.name == "gan":
         opts = {g: torch.optim.Adam(ps, lr=1e-3, **opt_kw) for g, ps in model.param_groups().items()}
-        step_fn = gan_step(model, opts)
+        step_fn = gan_step(model, opts, cfg.model.params)
     else:
         step_fn = vae_step(model, {"default": torch.optim.Adam(model.parameters(), lr=1e-3, **opt_kw)})
     pixels = Pixels(dataset.levels) if dataset.is_image else (lambda x: x)

@@ -100,8 +100,8 @@ def test_out_of_range_values(override, needle, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("preset, override", [
-    ("gan-ns-digits", "model.n_critic=0"), ("gan-ns-digits", "model.g_steps=-1"),
-    ("gan-ns-digits", "model.clip=0"), ("gan-ns-digits", "model.penalty_weight=nan"),
+    ("gan-ns-digits", "model.critic.n_critic=0"), ("gan-ns-digits", "model.g_steps=-1"),
+    ("gan-ns-digits", "model.critic.clip=0"), ("gan-ns-digits", "model.critic.penalty_weight=nan"),
     ("gan-ns-digits", "model.latent_dim=0"), ("nice-digits", "model.couplings=0"),
     ("realnvp-digits", "model.levels=0"), ("glow-digits", "model.steps=0"),
     ("glow-digits", "model.hidden=0"), ("realnvp-moons", "model.temperature=-1"),

@@ -1,8 +1,5 @@
 """Every model option that is a choice is a `Literal` of its Config, so a bad value fails when the config
 is built: `genlab train` exits with code 2 and one line naming the key before any data is loaded.
-
-Models whose choices are still plain `str` fields (no Literal field at all) are expected to fail
-(xfail, not strict) until they are converted; the test then passes for them without change.
 """
 
 from __future__ import annotations
@@ -64,11 +61,7 @@ def _cases() -> list[Any]:
     cases = []
     for model in genlab.MODELS.names():
         literals, strings = choice_fields(genlab.MODELS.get(model).Config)
-        if literals:
-            cases += [pytest.param(model, key, options, id=f"{model}-{key}") for key, options in literals]
-        else:  # choices still plain strings: converted by another change
-            mark = pytest.mark.xfail(reason=f"{model}'s choices are not Literals yet", strict=False)
-            cases += [pytest.param(model, key, None, id=f"{model}-{key}", marks=mark) for key in strings]
+        cases += [pytest.param(model, key, options, id=f"{model}-{key}") for key, options in literals]
     return cases
 
 
@@ -89,8 +82,8 @@ def test_every_model_has_cases():
     """Each registered model is covered, unless its Config has no choice at all."""
     covered = {case.values[0] for case in CASES}
     for model in genlab.MODELS.names():
-        literals, strings = choice_fields(genlab.MODELS.get(model).Config)
-        assert (model in covered) == bool(literals or strings), model
+        literals, _ = choice_fields(genlab.MODELS.get(model).Config)
+        assert (model in covered) == bool(literals), model
     assert {"vae", "glow", "ebm", "vqvae", "vqvae-prior", "infomax", "multitask"} <= covered
 
 
@@ -98,11 +91,10 @@ FREE_TEXT = {("vqvae-prior", "run")}  # str fields that are not choices (a run f
 
 
 def test_converted_models_have_no_plain_string_choices():
-    """A model with Literal choices has no choice left as a plain `str` (which would accept anything)."""
+    """No model keeps a choice as a plain `str` (which would accept anything)."""
     for model in genlab.MODELS.names():
-        literals, strings = choice_fields(genlab.MODELS.get(model).Config)
-        if literals:
-            assert {(model, key) for key in strings} <= FREE_TEXT, (model, strings)
+        _, strings = choice_fields(genlab.MODELS.get(model).Config)
+        assert {(model, key) for key in strings} <= FREE_TEXT, (model, strings)
 
 
 @pytest.mark.parametrize("model,key,options", CASES)
@@ -119,7 +111,10 @@ def test_bad_choice_fails_when_the_config_is_built(model, key, options, tmp_path
 
 
 # what a valid option needs besides (the preset's `run` and a `first_stage` are mutually exclusive)
-COMPANIONS = {("vqvae-prior", "first_stage"): ['model.run=""']}
+# (a batch-norm critic is refused beside input-gradient constraints, which some presets turn on)
+_PLAIN_CRITIC = ["model.critic.penalty=none", "model.critic.r1_weight=0", "model.critic.grad_norm=none"]
+COMPANIONS = {("vqvae-prior", "first_stage"): ['model.run=""'], ("aae", "critic"): _PLAIN_CRITIC,
+              ("ali", "critic"): _PLAIN_CRITIC, ("gan", "critic"): _PLAIN_CRITIC}
 
 
 @pytest.mark.parametrize("model,key,options", [c for c in CASES if c.values[2] is not None])
@@ -174,12 +169,8 @@ def test_no_model_init_or_build_calls_choice():
     assert not bad, bad
 
 
-NOT_YET = {"gan", "ali", "aae"}  # converted by another change
-
-
-@pytest.mark.parametrize("family", [
-    pytest.param(p.name, marks=[pytest.mark.xfail(strict=False)] if p.name in NOT_YET else [])
-    for p in sorted(MODELS_DIR.iterdir()) if p.is_dir() and (p / "__init__.py").exists()])
+@pytest.mark.parametrize("family", [p.name for p in sorted(MODELS_DIR.iterdir())
+                                    if p.is_dir() and (p / "__init__.py").exists()])
 def test_no_config_post_init_calls_choice(family):
     """No Config re-checks a choice by hand in __post_init__ (its Literal does)."""
     bad = [f"{path.relative_to(MODELS_DIR)}:{line} {cls.name}.__post_init__"

@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from genlab.adversarial import CriticConfig
 from genlab.models import MODELS, DataSpec, DensityModel, Sampler, StepContext, Update
 
 VECTOR = DataSpec((2,))
@@ -18,7 +19,7 @@ LABELLED = DataSpec((1, 8, 8), levels=17, n_classes=3)
 # name -> (small options, the data specs it is checked on)
 TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "vae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
-    "gan": ({"latent_dim": 2, "hidden": 8, "depth": 1, "n_critic": 2}, (VECTOR, IMAGE)),
+    "gan": ({"latent_dim": 2, "hidden": 8, "depth": 1, "critic": CriticConfig(n_critic=2)}, (VECTOR, IMAGE)),
     "nice": ({"couplings": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
     "realnvp": ({"couplings": 1, "levels": 2, "hidden": 4, "depth": 1}, (VECTOR, IMAGE)),
     "glow": ({"hidden": 4, "levels": 2, "steps": 1, "depth": 1}, (VECTOR, IMAGE)),

@@ -17,8 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import genlab
 
 SRC = Path(genlab.__file__).parent
@@ -161,13 +159,6 @@ def test_no_import_cycle_at_module_level():
 
 
 # Sideways imports that exist today, each to be removed by the branch named in its reason.
-KNOWN_SIDEWAYS = {
-    "genlab.models.gan": "the shared critic moves to genlab.adversarial in branch adv",
-    "genlab.models.aae": "ALI builds on the AAE's base class, adversary and nets; "
-                         "they move below models/ with the shared critic (branch adv)",
-}
-
-
 def sideways_imports() -> list[tuple[str, str]]:
     """(importer, imported) pairs where a family package imports another family or `genlab.models`."""
     bad = []
@@ -183,15 +174,7 @@ def sideways_imports() -> list[tuple[str, str]]:
 
 
 def test_no_family_imports_another_family():
-    bad = [f"{m} -> {i}" for m, i in sideways_imports()
-           if not any(i == k or i.startswith(k + ".") for k in KNOWN_SIDEWAYS)]
-    assert not bad, bad
-
-
-@pytest.mark.parametrize("target", [pytest.param(k, marks=pytest.mark.xfail(strict=False, reason=r))
-                                    for k, r in KNOWN_SIDEWAYS.items()])
-def test_no_family_imports_known_shared_parts(target):
-    bad = [f"{m} -> {i}" for m, i in sideways_imports() if i == target or i.startswith(target + ".")]
+    bad = [f"{m} -> {i}" for m, i in sideways_imports()]
     assert not bad, bad
 
 

@@ -20,8 +20,8 @@ def test_channels_last_matches_contiguous(tmp_path):
     losses, formats = {}, {}
     for flag in (False, True):
         cfg = Config.from_dict({
-            "model": {"name": "gan", "net": "dcgan", "hidden": 8, "latent_dim": 8, "objective": "hinge",
-                      "mode": "single_loss"},
+            "model": {"name": "gan", "net": "dcgan", "hidden": 8, "latent_dim": 8,
+                      "critic": {"objective": "hinge"}, "mode": "single_loss"},
             "data": {"name": "digits", "batch_size": 16},
             "train": {"steps": 3, "log_every": 1, "ckpt_every": 0, "progress": False,
                       "channels_last": flag},

@@ -21,7 +21,7 @@ def gan_config(**model) -> Config:
 @pytest.mark.parametrize("model", [{"penalty": "gp"}, {"r1_weight": 1.0}, {"grad_norm": "gn"}])
 def test_compile_refuses_double_backward_before_loading_data(tmp_path, model):
     with pytest.raises(ConfigError, match="train.compile=true.*torch.compile does not support"):
-        Trainer(gan_config(objective="wasserstein", **model), tmp_path)
+        Trainer(gan_config(critic={"objective": "wasserstein", **model}), tmp_path)
     assert not (tmp_path / "config.yaml").exists()
 
 

@@ -298,7 +298,9 @@ class Trainer:
                 (self.scaler.scale(loss) if self.scaler else loss).backward(inputs=inputs)
             self.dist.average_gradients(params)
             if len(updates) == 1:  # the loss itself: only its finiteness is checked, at the flush
-                total = first.loss.detach().float()
+                total = first.loss.detach()
+                if total.dtype != torch.float32:
+                    total = total.float()
             else:
                 total = sum(u.loss.detach().float() for u in updates) / len(updates)
         else:
@@ -323,7 +325,8 @@ class Trainer:
         window.add_loss(total, self.step)
         for u in updates:
             if u.logs:
-                values = torch.stack([v.detach() if v.dtype == torch.float32 and v.ndim == 0
+                # Models usually log detached float32 scalars: those are stacked as they are.
+                values = torch.stack([v if not v.requires_grad and v.dtype == torch.float32 and v.ndim == 0
                                       else v.detach().float().reshape(()) for v in u.logs.values()])
                 window.accumulate(tuple(u.logs), values, 1 / len(updates))
 

@@ -9,19 +9,20 @@ import torch
 from scipy.spatial.distance import jensenshannon
 from torch import nn
 
+from genlab.adversarial import Critic, CriticConfig
+from genlab.adversarial.spectral import spectral_normalized_layers
 from genlab.cli import main
 from genlab.config import load_config
 from genlab.core.errors import ConfigError
 from genlab.models import StepContext
-from genlab.models.aae import AAE, Adversary, AdversaryConfig
-from genlab.models.gan.spectral import spectral_normalized_layers
+from genlab.models.aae import AAE
 from genlab.nets import Scores
 
 
 def tiny(schedule="phased", shape=(2,), **critic):
     torch.manual_seed(0)
     cfg = AAE.Config(latent_dim=2, hidden=16, depth=1, schedule=schedule,
-                     critic=AdversaryConfig(hidden=16, depth=1, **critic))
+                     critic=CriticConfig(hidden=16, depth=1, **critic))
     return AAE(cfg, shape)
 
 
@@ -85,13 +86,13 @@ def test_critic_sees_codes_of_the_updated_encoder(monkeypatch):
     model = tiny()
     x = torch.randn(16, 2)
     seen = {}
-    original = model.adversary.critic_loss
+    original = model.critic.critic_loss
 
     def spy(real, fake):
         seen["fake"] = fake.clone()
         return original(real, fake)
 
-    monkeypatch.setattr(model.adversary, "critic_loss", spy)
+    monkeypatch.setattr(model.critic, "critic_loss", spy)
 
     def after_recon(u):
         if u.groups == ("encoder", "decoder"):
@@ -123,19 +124,19 @@ def test_optimal_critic_on_a_discrete_code_distribution(objective):
     real = eye.repeat_interleave((p * 8).long(), dim=0)
     fake = eye.repeat_interleave((q * 8).long(), dim=0)
     table = nn.Linear(3, 1, bias=False).double()
-    adversary = Adversary(AdversaryConfig(objective=objective), Scores(table))
+    critic = Critic(CriticConfig(objective=objective), Scores(table))
     opt = torch.optim.LBFGS(table.parameters(), lr=1, max_iter=200, tolerance_grad=1e-12,
                             tolerance_change=1e-14, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = adversary.critic_loss(real, fake)[0]
+        loss = critic.critic_loss(real, fake)[0]
         loss.backward()
         return loss
 
     opt.step(closure)
     s = table.weight.detach().flatten()
-    loss = adversary.critic_loss(real, fake)[0].item()
+    loss = critic.critic_loss(real, fake)[0].item()
     if objective == "nonsaturating":
         assert torch.allclose(s, (p / q).log().double(), atol=1e-5)
         js = jensenshannon(p.numpy(), q.numpy()) ** 2  # natural log
@@ -148,7 +149,7 @@ def test_prior_matching_pulls_the_aggregate_posterior_to_the_prior():
     """Data far from the prior: after training, the codes' mean and covariance are near N(0, I)."""
     torch.manual_seed(0)
     model = AAE(AAE.Config(latent_dim=2, hidden=32, depth=1,
-                           critic=AdversaryConfig(hidden=32, depth=1)), (2,))
+                           critic=CriticConfig(hidden=32, depth=1)), (2,))
     data = torch.randn(4096, 2) * torch.tensor([3.0, 0.5]) + torch.tensor([4.0, -4.0])
     groups = model.param_groups()
     opts = {g: torch.optim.Adam(ps, lr=3e-3, betas=(0.5, 0.9)) for g, ps in groups.items()}
@@ -169,8 +170,8 @@ def test_prior_matching_pulls_the_aggregate_posterior_to_the_prior():
     ({"penalty": "gp", "objective": "wasserstein"}, lambda m, logs: "penalty" in logs),
     ({"penalty": "fd", "penalty_mode": "one_sided"}, lambda m, logs: "penalty" in logs),
     ({"r1_weight": 1.0}, lambda m, logs: "r1" in logs),
-    ({"spectral_norm": True}, lambda m, logs: len(spectral_normalized_layers(m.adversary)) == 2),
-    ({"clip": 0.01}, lambda m, logs: all(p.abs().max() <= 0.01 for p in m.adversary.parameters())),
+    ({"spectral_norm": True}, lambda m, logs: len(spectral_normalized_layers(m.critic)) == 2),
+    ({"clip": 0.01}, lambda m, logs: all(p.abs().max() <= 0.01 for p in m.critic.parameters())),
     ({"grad_norm": "gn"}, lambda m, logs: abs(logs["d_real"]) <= 1),
     ({"objective": "fgan", "divergence": "squared_hellinger"}, lambda m, logs: True),
 ])
@@ -183,14 +184,16 @@ def test_constraints_and_objectives_by_name(critic, check):
 
 
 def test_bad_names_fail_early():
-    with pytest.raises(ConfigError, match="model.critic.objective"):
-        AdversaryConfig(objective="nope")
+    with pytest.raises(ConfigError, match="unknown model.critic.objective 'nope'"):
+        load_config("aae-digits", ["model.critic.objective=nope"])
     with pytest.raises(ConfigError, match="unknown model.critic.penalty .lp.; choose one of: none, gp, fd"):
         load_config("aae-digits", ["model.critic.penalty=lp"])
     with pytest.raises(ConfigError, match="model.schedule"):
         load_config("aae-digits", ["model.schedule=later"])
-    with pytest.raises(ConfigError, match="model.critic.norm"):
-        AdversaryConfig(norm="batch")
+    with pytest.raises(ConfigError, match="model.critic.norm=batch"):
+        CriticConfig(norm="batch", penalty="gp")  # batch norm breaks per-example input gradients
+    with pytest.raises(ConfigError, match="needs square images"):
+        AAE(AAE.Config(net="conv"), (2,))
 
 
 def test_sampler_and_encoder():

@@ -8,17 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genlab.adversarial import CriticConfig, build_objective
 from genlab.cli import main
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass
 from genlab.models import StepContext
-from genlab.models.aae import AdversaryConfig
 from genlab.models.ali import ALI, GENERATOR_LOSSES
-from genlab.models.gan.objectives import build_objective
 from genlab.nets import ConvDecoder, MLPGenerator
 
 
 def tiny(shape=(2,), **options):
-    critic = AdversaryConfig(hidden=16, depth=1, **options.pop("critic", {}))
+    critic = CriticConfig(hidden=16, depth=1, **options.pop("critic", {}))
     torch.manual_seed(0)
     return ALI(ALI.Config(latent_dim=2, hidden=16, depth=1, critic=critic, **options), shape)
 
@@ -72,7 +72,7 @@ def test_generator_loss_used_by_the_model():
     torch.manual_seed(1)
     _ = model.pairs(x)  # the critic step's draws
     enc, dec = model.pairs(x)
-    s_enc, s_dec = model.adversary.score(enc), model.adversary.score(dec)
+    s_enc, s_dec = model.critic.score(enc), model.critic.score(dec)
     assert torch.allclose(last.loss, F.softplus(-s_enc).mean() + F.softplus(-s_dec).mean())
 
 
@@ -108,7 +108,7 @@ def test_decoder_norm(net, shape):
     """Batch norm goes into the decoder only (the critic must not mix the examples it scores)."""
     model = tiny(shape=shape, net=net, decoder_norm="batch")
     assert any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.decoder.modules())
-    for part in (model.encoder, model.adversary):
+    for part in (model.encoder, model.critic):
         assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in part.modules())
     plain = tiny(shape=shape, net=net)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
@@ -119,12 +119,13 @@ def test_decoder_norm(net, shape):
 
 
 def test_bad_options():
-    with pytest.raises(ConfigError, match="model.decoder_norm"):
-        ALI.Config(decoder_norm="group")
-    with pytest.raises(ConfigError, match="model.encoder"):
-        ALI.Config(encoder="flow")
-    with pytest.raises(ConfigError, match="model.generator_loss"):
-        ALI.Config(generator_loss="nope")
+    # choices are checked when the config is built from its mapping, before any data or model
+    for key, value in (("decoder_norm", "group"), ("encoder", "flow"), ("generator_loss", "nope"),
+                       ("net", "vit"), ("output", "relu"), ("prior", "laplace")):
+        with pytest.raises(ConfigError, match=f"unknown model.{key} '{value}'; choose one of"):
+            build_dataclass(ALI.Config, {key: value}, "model.")
+    with pytest.raises(ConfigError, match="unknown model.critic.penalty 'lp'"):
+        build_dataclass(ALI.Config, {"critic": {"penalty": "lp"}}, "model.")
 
 
 def test_preset_smoke(tmp_path):

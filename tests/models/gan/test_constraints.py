@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.core.errors import ConfigError
-from genlab.models.gan import (
+from genlab.adversarial import (
+    CriticConfig,
     GradNormCritic,
     apply_spectral_norm,
     clip_weights_,
@@ -14,8 +14,9 @@ from genlab.models.gan import (
     gradient_penalty,
     r1_penalty,
 )
+from genlab.adversarial.spectral import spectral_normalized_layers
+from genlab.core.errors import ConfigError
 from genlab.models.gan.model import GAN
-from genlab.models.gan.spectral import spectral_normalized_layers
 from genlab.nets import ResNetCritic, dcgan_critic, mlp_critic
 
 
@@ -166,7 +167,8 @@ def test_gradient_normalized_critic_is_only_piecewise_lipschitz(mode, left, righ
 
 def test_batch_norm_refused_with_input_gradient_constraints():
     for extra in ({"penalty": "gp"}, {"penalty": "fd"}, {"grad_norm": "gn"}, {"r1_weight": 1.0}):
-        with pytest.raises(ConfigError, match="critic_norm"):
-            GAN(GAN.Config(critic_norm="batch", **extra), (2,))
-    GAN(GAN.Config(critic_norm="layer", penalty="gp", hidden=8, depth=1), (2,))  # layer norm is fine
-    GAN(GAN.Config(critic_norm="batch", hidden=8, depth=1), (2,))  # and BN without input grads
+        with pytest.raises(ConfigError, match="critic.norm"):
+            GAN(GAN.Config(critic=CriticConfig(norm="batch", **extra)), (2,))
+    # layer norm is fine, and batch norm without input gradients
+    GAN(GAN.Config(critic=CriticConfig(norm="layer", penalty="gp"), hidden=8, depth=1), (2,))
+    GAN(GAN.Config(critic=CriticConfig(norm="batch"), hidden=8, depth=1), (2,))

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genlab.adversarial import DIVERGENCES, build_objective, get_divergence
+from genlab.adversarial.objectives import FGAN
 from genlab.core.errors import ConfigError
-from genlab.models.gan import DIVERGENCES, build_objective, get_divergence
-from genlab.models.gan.objectives import FGAN
 
 EIGHT = ("total_variation", "kl", "reverse_kl", "pearson_chi2", "neyman_chi2", "squared_hellinger",
          "jensen_shannon", "gan")

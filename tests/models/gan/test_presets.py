@@ -47,7 +47,7 @@ def test_gan_presets_are_listed():
 @pytest.mark.parametrize("name", GAN_PRESETS)
 def test_preset_smoke(name, tmp_path):
     raw = load_preset_dict(name)
-    n_critic = raw["model"].get("n_critic", 1)
+    n_critic = raw["model"].get("critic", {}).get("n_critic", 1)
     overrides = [
         "train.steps=3", "train.log_every=1", "train.ckpt_every=0", "train.sample_every=0",
         "train.n_samples=8", "train.progress=false", "train.device=cpu", "model.hidden=8",

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from genlab.adversarial import HubnessLatentSampler, sample_prior, truncated_normal
 from genlab.core.errors import ConfigError
-from genlab.models.gan import HubnessLatentSampler, sample_prior, truncated_normal
 from genlab.models.gan.model import GAN
 
 

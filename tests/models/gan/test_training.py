@@ -1,9 +1,13 @@
 """GAN training modes: single-loss == alternating gradients, update schedule, VI anchor, clipping."""
 
+import dataclasses
+
 import pytest
 import torch
 
+from genlab.adversarial import CriticConfig
 from genlab.core.errors import ConfigError
+from genlab.core.typed import build_dataclass
 from genlab.models import StepContext
 from genlab.models.gan.model import GAN
 from genlab.models.gan.nets import build_nets
@@ -36,17 +40,26 @@ CONSTRAINTS = {
     "spectral": {"spectral_norm": True},
     "gn": {"grad_norm": "gn"},
     "gran": {"grad_norm": "gran"},
-    "critic-batch-norm": {"critic_norm": "batch"},
-    "critic-layer-norm-gp": {"critic_norm": "layer", "penalty": "gp"},
+    "critic-batch-norm": {"norm": "batch"},
+    "critic-layer-norm-gp": {"norm": "layer", "penalty": "gp"},
 }
 EXPECTED_FORMULATION = {"minimax": "reversal", "wasserstein": "reversal",
                         "fgan-pearson-minimax": "reversal", "nonsaturating": "row_reversal",
                         "hinge": "split", "least_squares": "split", "fgan-kl-alt": "split"}
 
 
+CRITIC_KEYS = {f.name for f in dataclasses.fields(CriticConfig)}
+
+
+def gan_config(**kw) -> GAN.Config:
+    """GAN.Config with the critic's keys (objective, penalty, n_critic, norm, ...) under `critic`."""
+    critic = CriticConfig(**{k: v for k, v in kw.items() if k in CRITIC_KEYS})
+    return GAN.Config(critic=critic, **{k: v for k, v in kw.items() if k not in CRITIC_KEYS})
+
+
 def tiny_gan(**kw) -> GAN:
     torch.manual_seed(0)
-    cfg = GAN.Config(**{"latent_dim": 3, "hidden": 16, "depth": 2, **kw})
+    cfg = gan_config(**{"latent_dim": 3, "hidden": 16, "depth": 2, **kw})
     return GAN(cfg, (2,)).double()
 
 
@@ -93,7 +106,7 @@ def test_single_loss_every_objective_and_constraint(objective, constraint):
     expected = EXPECTED_FORMULATION[objective]
     if expected == "row_reversal" and constraint == "critic-batch-norm":
         expected = "split"  # a per-row factor is wrong once the critic mixes rows
-    assert formulation(model.objective, model.cfg.critic_norm == "batch") == expected
+    assert formulation(model.objective, model.cfg.critic.norm == "batch") == expected
     if constraint == "spectral":
         model.eval()  # no power iteration per call: every critic call sees the same sigma
     x = torch.randn(12, 2, dtype=torch.float64)
@@ -193,13 +206,23 @@ def test_network_shapes(net, shape):
 
 
 def test_bad_configs_name_valid_choices():
-    for kw, valid in (({"penalty": "wgp"}, "gp"), ({"mode": "simultaneous"}, "single_loss"),
-                      ({"net": "vgg"}, "resnet"), ({"objective": "wgan"}, "wasserstein"),
-                      ({"divergence": "jeffrey", "objective": "fgan"}, "squared_hellinger"),
-                      ({"sampler": "hub"}, "hubness"), ({"grad_norm": "sn"}, "gran")):
-        with pytest.raises(ConfigError, match=valid):
-            GAN(GAN.Config(hidden=8, depth=1, **kw), (2,))
+    # choices are checked when the config is built from its mapping, before any data or model
+    critic = "model.critic."
+    for raw, key, valid in (({"critic": {"penalty": "wgp"}}, critic + "penalty", "gp"),
+                            ({"mode": "simultaneous"}, "model.mode", "single_loss"),
+                            ({"net": "vgg"}, "model.net", "resnet"),
+                            ({"critic": {"objective": "wgan"}}, critic + "objective", "wasserstein"),
+                            ({"critic": {"divergence": "jeffrey", "objective": "fgan"}},
+                             critic + "divergence", "squared_hellinger"),
+                            ({"sampler": "hub"}, "model.sampler", "hubness"),
+                            ({"critic": {"grad_norm": "sn"}}, critic + "grad_norm", "gran")):
+        with pytest.raises(ConfigError, match=f"unknown {key} .*{valid}"):
+            build_dataclass(GAN.Config, {"hidden": 8, "depth": 1, **raw}, "model.")
     with pytest.raises(ConfigError, match="16x16"):
         GAN(GAN.Config(net="resnet", hidden=8), (1, 8, 8))
+    with pytest.raises(ConfigError, match="needs square images"):
+        GAN(GAN.Config(net="dcgan", hidden=8), (2,))
+    with pytest.raises(ConfigError, match="critic.norm: none"):
+        gan_config(net="resnet", norm="layer")
     with pytest.raises(ConfigError, match="single_loss"):
-        GAN(GAN.Config(mode="single_loss", n_critic=5, hidden=8, depth=1), (2,))
+        gan_config(mode="single_loss", n_critic=5, hidden=8, depth=1)

@@ -7,9 +7,9 @@ learns to fool it, so the aggregate posterior q(z) = E_x delta(z - E(x)) is matc
 arXiv:1807.05936; https://kexue.fm/archives/5716) this is the GAN with the roles of x and
 z swapped: critic loss -E_z log D(z) - E_x log(1 - D(E(x))), encoder loss
 E_x[-log D(E(x)) + lambda ||x - G(E(x))||^2]. Any GAN objective and Lipschitz constraint of
-`genlab.models.gan` can drive the critic (`model.critic.*`, see `genlab.models.aae.adversary`).
+`genlab.adversarial` can drive the critic (`model.critic.*`, see `genlab.adversarial.critic`).
 
-Parameter groups "encoder", "decoder" and "critic" (`genlab.models.aae.base`). `schedule`:
+Parameter groups "encoder", "decoder" and "critic" (`genlab.adversarial.autoencoder`). `schedule`:
 
 * `phased` (the paper's two-phase SGD schedule): a reconstruction update of encoder and decoder,
   then `critic.n_critic` critic updates on the *updated* encoder's codes, then an encoder update
@@ -24,20 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import check_range, choice
+from genlab.adversarial.autoencoder import AdversarialAutoencoder, AdversarialAutoencoderConfig
+from genlab.core.checks import check_range
 from genlab.core.protocol import Batch, DataSpec, StepContext, Update
-from genlab.models.aae.adversary import Adversary
-from genlab.models.aae.base import AdversarialAutoencoder, AdversarialAutoencoderConfig
-from genlab.models.aae.nets import build_autoencoder
 from genlab.models.aae.reconstruction import RECONSTRUCTIONS
 from genlab.models.registry import MODELS
-from genlab.nets import mlp_critic
+from genlab.nets.autoencoder import encoder_decoder
 
-SCHEDULES = ("phased", "joint")
+Reconstruction = Literal["squared_error", "bernoulli"]  # the keys of RECONSTRUCTIONS
+Schedule = Literal["phased", "joint"]
+SCHEDULES: tuple[Schedule, ...] = ("phased", "joint")
 
 
 @MODELS.register("aae")
@@ -46,25 +47,23 @@ class AAE(AdversarialAutoencoder):
 
     @dataclass
     class Config(AdversarialAutoencoderConfig):
-        reconstruction: str = "squared_error"  # squared_error | bernoulli (decoder gives logits)
-        schedule: str = "phased"  # phased | joint
+        reconstruction: Reconstruction = "squared_error"  # bernoulli: the decoder gives logits
+        schedule: Schedule = "phased"
         adversarial_weight: float = 1.0  # weight of the encoder's generator loss
         # inherited: latent_dim (8), prior, net, hidden, depth, decoder_norm, critic (on codes)
 
         def __post_init__(self) -> None:
             super().__post_init__()
             check_range("model.adversarial_weight", self.adversarial_weight, 0.0)
-            choice(self.reconstruction, RECONSTRUCTIONS, "model.reconstruction")
-            choice(self.schedule, SCHEDULES, "model.schedule")
 
     cfg: Config
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         super().__init__(cfg, spec)
-        self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, cfg.latent_dim, cfg.latent_dim,
-                                                       cfg.hidden, cfg.depth, norm=cfg.decoder_norm)
-        c = cfg.critic
-        self.adversary = Adversary(c, mlp_critic((cfg.latent_dim,), c.hidden, c.depth, c.norm))
+        self.encoder, self.decoder = encoder_decoder(cfg.net, self.shape, cfg.latent_dim, cfg.latent_dim,
+                                                       cfg.hidden, cfg.depth, output="none",
+                                                       norm=cfg.decoder_norm)
+        self.critic = self.mlp_critic(cfg.latent_dim)
         self.reconstruction = RECONSTRUCTIONS[cfg.reconstruction]()
         self._schedule = {"phased": self._phased, "joint": self._joint}[cfg.schedule]
 
@@ -84,10 +83,10 @@ class AAE(AdversarialAutoencoder):
         with torch.no_grad():
             codes = self.encode(x)
         for _ in range(self.cfg.critic.n_critic):
-            self.adversary.clip_()
-            loss, logs = self.adversary.critic_loss(self.prior(len(x)), codes)
+            self.critic.clip_()
+            loss, logs = self.critic.critic_loss(self.prior(len(x)), codes)
             yield Update(("critic",), loss, logs)
-        self.adversary.clip_()
+        self.critic.clip_()
 
     # ---------------------------------------------------------------- protocol
     def _phased(self, x: Tensor) -> Iterator[Update]:
@@ -96,13 +95,13 @@ class AAE(AdversarialAutoencoder):
         yield from self._critic_updates(x)  # resumed after the trainer's step: the updated encoder
         # The trainer backpropagates this update into the encoder only, so the critic's weights
         # get no gradient from it although the loss passes through the critic.
-        gen = self.adversary.generator_loss(self.encode(x))
+        gen = self.critic.generator_loss(self.encode(x))
         yield Update(("encoder",), self.cfg.adversarial_weight * gen, {"gen_loss": gen.detach()})
 
     def _joint(self, x: Tensor) -> Iterator[Update]:
         yield from self._critic_updates(x)
         z = self.encode(x)
-        recon, gen = self.reconstruction_loss(x, z), self.adversary.generator_loss(z)
+        recon, gen = self.reconstruction_loss(x, z), self.critic.generator_loss(z)
         yield Update(("encoder", "decoder"), recon + self.cfg.adversarial_weight * gen,
                      {"recon": recon.detach(), "gen_loss": gen.detach()})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from genlab.models.gan.objectives import Objective
+from genlab.adversarial.objectives import Objective
 
 
 def swapped_labels(objective: Objective, enc_scores: Tensor, dec_scores: Tensor) -> Tensor:

@@ -12,11 +12,11 @@ https://kexue.fm/archives/5716) D(x, z) = p(1 | x, z), 1 marking encoder pairs.
 * `generator_loss`: `swap` (the critic loss with sides swapped, BiGAN's practice) or `vi`
   (Su's: both pairs pushed to the encoder side), see `genlab.models.ali.generator_losses`.
 * The critic is an MLP on the concatenation [flatten(x), z], so every penalty of
-  `genlab.models.gan.penalties` applies to interpolated joint vectors unchanged.
+  `genlab.adversarial.penalties` applies to interpolated joint vectors unchanged.
 
 Per step: `critic.n_critic` critic updates (inputs detached; fresh z and encoder noise each), then
 one update of the groups "encoder" and "decoder" together (groups and prior:
-`genlab.models.aae.base`). Samples are G(z), z ~ p(z).
+`genlab.adversarial.autoencoder`). Samples are G(z), z ~ p(z).
 """
 
 from __future__ import annotations
@@ -24,18 +24,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from genlab.core.checks import choice
+from genlab.adversarial.autoencoder import AdversarialAutoencoder, AdversarialAutoencoderConfig
 from genlab.core.protocol import Batch, DataSpec, StepContext, Update
-from genlab.models.aae.adversary import Adversary
-from genlab.models.aae.base import AdversarialAutoencoder, AdversarialAutoencoderConfig
-from genlab.models.aae.nets import build_autoencoder
 from genlab.models.ali.generator_losses import GENERATOR_LOSSES
 from genlab.models.registry import MODELS
-from genlab.nets import OUTPUTS, mlp_critic
+from genlab.nets.autoencoder import encoder_decoder
 
 
 def _gaussian(h: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,6 +48,9 @@ def _deterministic(h: Tensor) -> tuple[Tensor, Tensor]:
 
 # name -> (encoder outputs per latent dimension, output -> (sample, representation))
 ENCODERS = {"gaussian": (2, _gaussian), "deterministic": (1, _deterministic)}
+Encoder = Literal["gaussian", "deterministic"]  # the keys of ENCODERS
+GeneratorLoss = Literal["swap", "vi"]  # the keys of GENERATOR_LOSSES
+Output = Literal["none", "tanh", "sigmoid"]
 
 
 @MODELS.register("ali")
@@ -59,28 +60,20 @@ class ALI(AdversarialAutoencoder):
     @dataclass
     class Config(AdversarialAutoencoderConfig):
         latent_dim: int = 16
-        encoder: str = "gaussian"  # gaussian (ALI) | deterministic (BiGAN)
-        output: str = "none"  # decoder output activation: none | tanh | sigmoid
-        generator_loss: str = "swap"  # swap | vi
+        encoder: Encoder = "gaussian"  # gaussian (ALI) | deterministic (BiGAN)
+        output: Output = "none"  # decoder output activation
+        generator_loss: GeneratorLoss = "swap"
         # inherited: prior, net, hidden, depth, decoder_norm, critic (the joint critic)
-
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            choice(self.encoder, ENCODERS, "model.encoder")
-            choice(self.output, OUTPUTS, "model.output")
-            choice(self.generator_loss, GENERATOR_LOSSES, "model.generator_loss")
 
     cfg: Config
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         super().__init__(cfg, spec)
         width, self._posterior = ENCODERS[cfg.encoder]
-        self.encoder, self.decoder = build_autoencoder(cfg.net, self.shape, width * cfg.latent_dim,
-                                                       cfg.latent_dim, cfg.hidden, cfg.depth, cfg.output,
-                                                       cfg.decoder_norm)
-        c = cfg.critic
-        joint = (math.prod(self.shape) + cfg.latent_dim,)
-        self.adversary = Adversary(c, mlp_critic(joint, c.hidden, c.depth, c.norm))
+        self.encoder, self.decoder = encoder_decoder(cfg.net, self.shape, width * cfg.latent_dim,
+                                                       cfg.latent_dim, cfg.hidden, cfg.depth,
+                                                       output=cfg.output, norm=cfg.decoder_norm)
+        self.critic = self.mlp_critic(math.prod(self.shape) + cfg.latent_dim)
         self._generator_loss = GENERATOR_LOSSES[cfg.generator_loss]
 
     # ---------------------------------------------------------------- pieces
@@ -107,17 +100,17 @@ class ALI(AdversarialAutoencoder):
     # ---------------------------------------------------------------- protocol
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         x = batch["x"]
+        critic = self.critic
         for _ in range(self.cfg.critic.n_critic):
-            self.adversary.clip_()
+            critic.clip_()
             with torch.no_grad():  # both pairs are constants for the critic
                 enc, dec = self.pairs(x)
-            loss, logs = self.adversary.critic_loss(enc, dec)
+            loss, logs = critic.critic_loss(enc, dec)
             yield Update(("critic",), loss, logs)
-        self.adversary.clip_()
+        critic.clip_()
         # Backpropagated into encoder and decoder only (the trainer's backward(inputs=...)).
         enc, dec = self.pairs(x)
-        loss = self._generator_loss(self.adversary.objective, self.adversary.score(enc),
-                                    self.adversary.score(dec))
+        loss = self._generator_loss(critic.objective, critic.score(enc), critic.score(dec))
         yield Update(("encoder", "decoder"), loss, {"gen_loss": loss.detach()})
 
     @torch.no_grad()

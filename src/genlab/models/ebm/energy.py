@@ -16,8 +16,8 @@ from typing import Literal
 
 from torch import nn
 
+from genlab.adversarial.spectral import apply_spectral_norm
 from genlab.core.registry import Registry
-from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.nets import Scores, down_layers, downsample_plan, mlp_layers
 from genlab.nets.autoencoder import NetKind
 from genlab.nets.conv import square_image

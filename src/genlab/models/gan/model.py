@@ -1,13 +1,14 @@
 """Generative adversarial networks: any objective x any Lipschitz constraint x two training modes.
 
-Convention: the critic scores real data HIGH (see `genlab.models.gan.objectives`). The pieces live in
-`genlab.models.gan`: objectives and the eight f-divergences, gradient/finite-difference/R1 penalties,
-weight clipping, spectral normalization, gradient normalization (GN/GraN), the single-loss
-formulation, the VI anchor regularizer, latent samplers and networks.
+Convention: the critic scores real data HIGH (see `genlab.adversarial.objectives`). The critic, its
+objectives (the eight f-divergences among them), gradient/finite-difference/R1 penalties, weight
+clipping, spectral normalization, gradient normalization (GN/GraN) and latent samplers are the
+shared `genlab.adversarial` parts (`model.critic.*`); the single-loss formulation, the VI anchor
+regularizer and the networks are the GAN's own, in `genlab.models.gan`.
 
 Training modes (one trainer step = one batch of `data.batch_size` real examples):
 
-* `alternating`: the batch is split into `n_critic` equal chunks of m = batch_size / n_critic
+* `alternating`: the batch is split into `critic.n_critic` equal chunks of m = batch_size / n_critic
   examples; each chunk drives one critic update against m fresh fakes (the generator's output is
   detached), as the WGAN-GP paper draws a new real batch per critic iteration (arXiv:1704.00028,
   Algorithm 1). Then `g_steps` generator updates on one fresh noise batch of size m (the same z
@@ -22,20 +23,24 @@ Training modes (one trainer step = one batch of `data.batch_size` real examples)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from genlab.core.checks import check_int, check_range, choice
+from genlab.adversarial.critic import Critic, CriticConfig
+from genlab.adversarial.latents import (
+    HubnessLatentSampler,
+    PriorName,
+    SamplerName,
+    sample_prior,
+    truncated_normal,
+)
+from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
-from genlab.models.gan.gradnorm import GRAD_NORM_MODES, GradNormCritic
-from genlab.models.gan.latents import PRIORS, HubnessLatentSampler, sample_prior, truncated_normal
-from genlab.models.gan.nets import build_nets
-from genlab.models.gan.objectives import build_objective
-from genlab.models.gan.penalties import MODES as PENALTY_MODES
-from genlab.models.gan.penalties import clip_weights_, finite_difference_penalty, gradient_penalty, r1_penalty
+from genlab.models.gan.nets import GANNet, build_nets
 from genlab.models.gan.single_loss import (
     detached_call,
     formulation,
@@ -44,18 +49,12 @@ from genlab.models.gan.single_loss import (
     row_reversal_limit,
     row_reversal_scale,
 )
-from genlab.models.gan.spectral import apply_spectral_norm
 from genlab.models.gan.vi import anchor_penalty
 from genlab.models.registry import MODELS
-from genlab.nets.norm import NORMS
 
-PENALTIES = ("none", "gp", "fd")
-TRAIN_MODES = ("alternating", "single_loss")
-SAMPLERS = ("prior", "truncated", "hubness")
-
-
-def _choose(value: str, valid: tuple[str, ...], key: str) -> None:
-    choice(value, valid, f"model.{key}")
+TrainMode = Literal["alternating", "single_loss"]
+Norm = Literal["none", "batch", "layer"]
+Output = Literal["none", "tanh", "sigmoid"]
 
 
 @MODELS.register("gan")
@@ -64,38 +63,24 @@ class GAN(Model):
 
     @dataclass
     class Config:
-        # objective
-        objective: str = "nonsaturating"  # minimax|nonsaturating|hinge|least_squares|wasserstein|fgan
-        divergence: str = "kl"  # fgan only: one of genlab.models.gan.fdivergence.DIVERGENCES
-        fgan_generator: str = "alt"  # fgan only: alt (max E_q T) | minimax (min -E_q g(T))
-        # Lipschitz constraints on the critic (composable)
-        penalty: str = "none"  # none | gp (gradient penalty on interpolates) | fd (finite differences)
-        penalty_mode: str = "two_sided"  # two_sided | one_sided
-        penalty_weight: float = 10.0
-        penalty_power: float = 2.0  # exponent of the deviation (1 with one_sided: Su's hinge)
-        r1_weight: float = 0.0  # gamma of the R1 penalty on real data (0: off)
-        clip: float | None = None  # weight clipping to [-clip, clip] (WGAN: 0.01)
-        spectral_norm: bool = False
-        grad_norm: str = "none"  # none | gn | gran
-        grad_norm_eps: float = 1e-8
-        grad_norm_k: float = 1.0  # GraN's Lipschitz multiplier
+        # the critic: objective, Lipschitz constraints, n_critic, norm (genlab.adversarial.critic);
+        # its width and depth default to the generator's `hidden` and `depth`
+        critic: CriticConfig = field(default_factory=CriticConfig)
         # training
-        mode: str = "alternating"  # alternating | single_loss
-        n_critic: int = 1  # critic updates per generator round (the batch is split among them)
+        mode: TrainMode = "alternating"
         g_steps: int = 1  # generator updates per round, on the same noise
         single_loss_weight: float = 1.0  # lambda of the single-loss formulation
         vi_weight: float = 0.0  # VI anchor regularizer weight (needs g_steps >= 2)
         # networks
         latent_dim: int = 64
-        prior: str = "normal"  # normal | uniform
-        net: str = "mlp"  # mlp | dcgan | resnet
+        prior: PriorName = "normal"
+        net: GANNet = "mlp"
         hidden: int = 512  # MLP width, or conv base channels
         depth: int = 3  # MLP hidden layers
-        generator_norm: str = "none"  # none | batch | layer
-        critic_norm: str = "none"  # none | layer | batch (batch refused with GP/FD/R1/GN)
-        output: str = "none"  # generator output activation: none | tanh | sigmoid
+        generator_norm: Norm = "none"
+        output: Output = "none"  # generator output activation
         # sampling
-        sampler: str = "prior"  # prior | truncated | hubness
+        sampler: SamplerName = "prior"
         truncation: float = 2.0  # |z_i| bound of the truncated sampler
         hub_k: int = 5
         hub_threshold: float = 50.0
@@ -103,183 +88,139 @@ class GAN(Model):
         hub_quantile: float | None = None  # keep hub values above this pool quantile instead
 
         def __post_init__(self) -> None:
-            # Ranges checked when the config is built, so a bad value fails before any data is loaded.
-            for name, low in (("n_critic", 1), ("g_steps", 1), ("latent_dim", 1), ("hidden", 1),
-                              ("depth", 0), ("hub_k", 1), ("hub_pool", 1)):
+            # Checked when the config is built, so a bad value fails before any data is loaded.
+            for name, low in (("g_steps", 1), ("latent_dim", 1), ("hidden", 1), ("depth", 0),
+                              ("hub_k", 1), ("hub_pool", 1)):
                 check_int(f"model.{name}", getattr(self, name), low)
-            for name in ("penalty_weight", "r1_weight", "vi_weight", "single_loss_weight"):
+            for name in ("vi_weight", "single_loss_weight"):
                 check_range(f"model.{name}", getattr(self, name), 0.0)
-            for name in ("penalty_power", "grad_norm_eps", "grad_norm_k", "truncation"):
-                check_range(f"model.{name}", getattr(self, name), 0.0, low_open=True)
+            check_range("model.truncation", self.truncation, 0.0, low_open=True)
             check_range("model.hub_threshold", self.hub_threshold)
-            if self.clip is not None:
-                check_range("model.clip", self.clip, 0.0, low_open=True)
             if self.hub_quantile is not None:
                 check_range("model.hub_quantile", self.hub_quantile, 0.0, 1.0)
+            if self.mode == "single_loss" and (self.critic.n_critic != 1 or self.g_steps != 1
+                                               or self.vi_weight):
+                raise ConfigError("model.mode=single_loss is a simultaneous 1:1 update: set "
+                                  "critic.n_critic: 1, g_steps: 1 and vi_weight: 0 (use mode: "
+                                  "alternating for those)")
+            if self.vi_weight > 0 and self.g_steps < 2:
+                raise ConfigError(
+                    "model.vi_weight > 0 needs g_steps >= 2: the anchor is the generator's output "
+                    "before its updates, so the penalty and its gradient are zero at the first g-step"
+                )
+            if self.net == "resnet" and self.critic.norm != "none":
+                raise ConfigError("model.net=resnet has a normalisation-free critic; set critic.norm: none")
 
         def needs_double_backward(self) -> bool:
             """Whether training differentiates through input gradients (penalties, R1, GN), which
             torch.compile cannot do (`train.compile`)."""
-            return self.penalty == "gp" or self.r1_weight > 0 or self.grad_norm != "none"
+            return self.critic.needs_double_backward()
+
+    cfg: Config
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
-        shape = DataSpec.coerce(spec).shape
+        spec = DataSpec.coerce(spec)
+        if cfg.net != "mlp":
+            spec.require(f"model.net={cfg.net}", square=True)  # (C, H, H) examples
         super().__init__()
-        self._validate(cfg)
-        self.cfg, self.shape = cfg, tuple(shape)
-        self.objective = build_objective(cfg.objective, cfg.divergence, cfg.fgan_generator)
-        self.generator, critic = build_nets(cfg.net, cfg.latent_dim, self.shape, cfg.hidden,
-                                            cfg.depth, cfg.generator_norm, cfg.critic_norm, cfg.output)
-        if cfg.spectral_norm:
-            apply_spectral_norm(critic)
-        # With GN the wrapper *is* the critic everywhere (critic and generator steps, penalties).
-        self.critic: nn.Module = (GradNormCritic(critic, cfg.grad_norm, cfg.grad_norm_eps,
-                                                 cfg.grad_norm_k)
-                                  if cfg.grad_norm != "none" else critic)
-        self._clip()
-
-    @staticmethod
-    def _validate(cfg: Config) -> None:
-        _choose(cfg.penalty, PENALTIES, "penalty")
-        _choose(cfg.penalty_mode, PENALTY_MODES, "penalty_mode")
-        _choose(cfg.grad_norm, ("none", *GRAD_NORM_MODES), "grad_norm")
-        _choose(cfg.mode, TRAIN_MODES, "mode")
-        _choose(cfg.prior, PRIORS, "prior")
-        _choose(cfg.sampler, SAMPLERS, "sampler")
-        _choose(cfg.critic_norm, NORMS, "critic_norm")
-        _choose(cfg.generator_norm, NORMS, "generator_norm")
-        if cfg.n_critic < 1 or cfg.g_steps < 1 or cfg.latent_dim < 1:
-            raise ConfigError("model.n_critic, model.g_steps and model.latent_dim must be >= 1")
-        if cfg.clip is not None and not cfg.clip > 0:
-            raise ConfigError(f"model.clip must be positive (or null for no clipping), got {cfg.clip}")
-        if min(cfg.penalty_weight, cfg.r1_weight, cfg.vi_weight) < 0:
-            raise ConfigError("model.penalty_weight, r1_weight and vi_weight must be >= 0")
-        uses_input_grads = cfg.penalty != "none" or cfg.r1_weight > 0 or cfg.grad_norm != "none"
-        if cfg.critic_norm == "batch" and uses_input_grads:
-            raise ConfigError(
-                "model.critic_norm=batch mixes examples, so per-example input gradients (penalty, "
-                "r1_weight, grad_norm) lose their meaning; use critic_norm: layer or none"
-            )
-        if cfg.mode == "single_loss" and (cfg.n_critic != 1 or cfg.g_steps != 1 or cfg.vi_weight):
-            raise ConfigError("model.mode=single_loss is a simultaneous 1:1 update: set n_critic: 1, "
-                              "g_steps: 1 and vi_weight: 0 (use mode: alternating for those)")
-        if cfg.vi_weight > 0 and cfg.g_steps < 2:
-            raise ConfigError(
-                "model.vi_weight > 0 needs g_steps >= 2: the anchor is the generator's output before "
-                "its updates, so the penalty and its gradient are zero at the first g-step"
-            )
+        self.cfg, self.shape = cfg, tuple(spec.shape)
+        c = cfg.critic
+        self.generator, net = build_nets(cfg.net, cfg.latent_dim, self.shape, cfg.hidden, cfg.depth,
+                                         cfg.generator_norm, c.norm, cfg.output, c.hidden, c.depth)
+        self.critic = Critic(c, net)
+        self.objective = self.critic.objective
+        self._formulation = formulation(self.objective, c.norm == "batch")
+        # Follows the model's device and dtype (.to(), .double()) and is not saved: where latents
+        # are drawn, read without walking generator.parameters() on every draw.
+        self.register_buffer("_probe", torch.empty(0), persistent=False)
 
     # ---------------------------------------------------------------- pieces
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"generator": list(self.generator.parameters()),
                 "critic": list(self.critic.parameters())}
 
-    def _param(self) -> Tensor:
-        return next(self.generator.parameters())
-
     def latents(self, n: int) -> Tensor:
-        """n draws from the training prior."""
-        p = self._param()
+        """n draws from the training prior, on the model's device and dtype."""
+        p = self._probe
         return sample_prior(n, self.cfg.latent_dim, self.cfg.prior, p.device, p.dtype)
 
     def _clip(self) -> None:
-        if self.cfg.clip is not None:
-            clip_weights_(self.critic, self.cfg.clip)
+        self.critic.clip_()
 
     def score(self, x: Tensor) -> Tensor:
-        """Critic scores (B,) -- gradient-normalised when grad_norm is set."""
-        return self.critic(x).flatten()
+        """Critic scores (B,) -- gradient-normalised when critic.grad_norm is set."""
+        return self.critic.score(x)
 
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Critic loss plus penalties; `fake` must already be detached from the generator."""
-        real_s, fake_s = self.score(real), self.score(fake)
-        loss = self.objective.critic_loss(real_s, fake_s)
-        return self._with_penalties(loss, real, fake, real_s, fake_s)
-
-    def _with_penalties(self, loss: Tensor, real: Tensor, fake: Tensor, real_s: Tensor,
-                        fake_s: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        cfg = self.cfg
-        logs = {"critic_loss": loss, "d_real": real_s.mean(), "d_fake": fake_s.mean()}
-        if cfg.penalty != "none":
-            fn = gradient_penalty if cfg.penalty == "gp" else finite_difference_penalty
-            pen = fn(self.score, real, fake, cfg.penalty_mode, cfg.penalty_power)
-            loss = loss + cfg.penalty_weight * pen
-            logs["penalty"] = pen
-        if cfg.r1_weight > 0:
-            r1 = r1_penalty(self.score, real)
-            loss = loss + cfg.r1_weight * r1
-            logs["r1"] = r1
-        return loss, logs
+        return self.critic.critic_loss(real, fake)
 
     def generator_objective(self, fake: Tensor, anchor: Tensor | None = None
                             ) -> tuple[Tensor, dict[str, Tensor]]:
         """Generator loss on attached fakes G(z), plus the VI anchor term if `anchor` is given."""
-        loss = self.objective.generator_loss(self.score(fake))
-        logs = {"gen_loss": loss}
-        if anchor is not None and self.cfg.vi_weight > 0:
-            vi = anchor_penalty(fake, anchor)
-            loss = loss + self.cfg.vi_weight * vi
-            logs["vi"] = vi
-        return loss, logs
+        loss = self.critic.generator_loss(fake)
+        if anchor is None or not self.cfg.vi_weight > 0:
+            return loss, {"gen_loss": loss.detach()}
+        vi = anchor_penalty(fake, anchor)
+        return loss + self.cfg.vi_weight * vi, {"gen_loss": loss.detach(), "vi": vi.detach()}
 
     def single_loss_objective(self, real: Tensor, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """One loss whose gradient is grad(critic loss + penalties) for the critic and lambda *
         grad(generator loss) for the generator, by the fastest exact formulation for the objective
         (`genlab.models.gan.single_loss`)."""
+        critic, objective = self.critic, self.objective
         fake = self.generator(z)
         fake_sg = fake.detach()  # the critic's own terms and the penalties must not reach G
         weight = self.cfg.single_loss_weight
-        how = formulation(self.objective, self.cfg.critic_norm == "batch")
         # Real and fake are scored in separate calls, as in the alternating critic step (per-call
         # batch statistics); two calls of B rows are also cheaper than one of 2B on CPU.
-        real_s = self.score(real)
-        if how == "split":
-            fake_s = self.score(fake_sg)
-            loss = self.objective.critic_loss(real_s, fake_s)
+        real_s = critic.score(real)
+        if self._formulation == "split":
+            fake_s = critic.score(fake_sg)
+            loss, logs = critic.add_penalties(objective.critic_loss(real_s, fake_s), real, fake_sg,
+                                              real_s, fake_s)
             # G(z) through the critic with detached weights: the generator's term reaches G only.
-            gen_s = detached_call(self.critic, fake).flatten()
-            gen_loss = self.objective.generator_loss(gen_s)
-            loss = loss + weight * gen_loss
-        else:
-            scale: float | Tensor = (weight * reversal_scale(self.objective) if how == "reversal"
-                                     else torch.empty(fake.shape[0], device=fake.device, dtype=fake.dtype))
-            # The critic sees G(z) itself; the gradient flowing back into G is multiplied by `scale`,
-            # which turns the critic's fake-term gradient into lambda times the generator's.
-            fake_s = self.score(reverse_gradient(fake, scale))
-            loss = self.objective.critic_loss(real_s, fake_s)
-            gen_loss = self.objective.generator_loss(fake_s.detach())
-            if how == "row_reversal":
-                s = fake_s.detach()
-                if bool(s.min() > row_reversal_limit(s.dtype)):  # host sync, once per step
-                    scale.copy_(weight * row_reversal_scale(self.objective, s))
-                else:  # g'(s) underflowed for some row: route G's gradient the split way instead
-                    scale.zero_()
-                    loss = loss + weight * self.objective.generator_loss(
-                        detached_call(self.critic, fake).flatten())
-        loss, logs = self._with_penalties(loss, real, fake_sg, real_s, fake_s)
-        logs["gen_loss"] = gen_loss.detach()
+            gen_loss = objective.generator_loss(detached_call(critic, fake))
+            logs["gen_loss"] = gen_loss.detach()
+            return loss + weight * gen_loss, logs
+        scale: float | Tensor = (weight * reversal_scale(objective) if self._formulation == "reversal"
+                                 else torch.empty(fake.shape[0], device=fake.device, dtype=fake.dtype))
+        # The critic sees G(z) itself; the gradient flowing back into G is multiplied by `scale`,
+        # which turns the critic's fake-term gradient into lambda times the generator's.
+        fake_s = critic.score(reverse_gradient(fake, scale))
+        loss, logs = critic.add_penalties(objective.critic_loss(real_s, fake_s), real, fake_sg,
+                                          real_s, fake_s)
+        s = fake_s.detach()
+        logs["gen_loss"] = objective.generator_loss(s)
+        if self._formulation == "row_reversal":
+            if bool(s.min() > row_reversal_limit(s.dtype)):  # host sync, once per step
+                scale.copy_(weight * row_reversal_scale(objective, s))
+            else:  # g'(s) underflowed for some row: route G's gradient the split way instead
+                scale.zero_()
+                loss = loss + weight * objective.generator_loss(detached_call(critic, fake))
         return loss, logs
 
     # ---------------------------------------------------------------- protocol
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         x = batch["x"]
+        critic = self.critic
         if self.cfg.mode == "single_loss":
-            self._clip()
+            critic.clip_()
             loss, logs = self.single_loss_objective(x, self.latents(x.shape[0]))
             yield Update(("critic", "generator"), loss, logs)
             return
-        k = self.cfg.n_critic
+        k = critic.cfg.n_critic
         if x.shape[0] < k:
-            raise ConfigError(f"a batch of {x.shape[0]} examples cannot be split among n_critic={k} "
-                              "critic steps; raise data.batch_size")
-        chunks = x.chunk(k)
+            raise ConfigError(f"a batch of {x.shape[0]} examples cannot be split among "
+                              f"critic.n_critic={k} critic steps; raise data.batch_size")
+        chunks = (x,) if k == 1 else x.chunk(k)
         for real in chunks:
-            self._clip()
+            critic.clip_()
             with torch.no_grad():  # fakes are constants in the critic step
                 fake = self.generator(self.latents(real.shape[0]))
-            loss, logs = self.critic_objective(real, fake)
+            loss, logs = critic.critic_loss(real, fake)
             yield Update(("critic",), loss, logs)
-        self._clip()
+        critic.clip_()
         z = self.latents(chunks[0].shape[0])
         anchor = None
         if self.cfg.vi_weight > 0:
@@ -293,7 +234,7 @@ class GAN(Model):
 
     def latents_for_sampling(self, n: int) -> Tensor:
         """n latents from the configured sampler (prior, truncated normal or hubness prior)."""
-        cfg, p = self.cfg, self._param()
+        cfg, p = self.cfg, self._probe
         if cfg.sampler == "truncated":
             return truncated_normal(n, cfg.latent_dim, cfg.truncation, p.device, p.dtype)
         if cfg.sampler == "hubness":

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from genlab.models.gan.objectives import Objective
+from genlab.adversarial.objectives import Objective
 
 FORMULATIONS = ("reversal", "row_reversal", "split")
 

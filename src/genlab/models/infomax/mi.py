@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from genlab.models.gan.fdivergence import LOG2, get_divergence
+from genlab.adversarial.fdivergence import LOG2, get_divergence
 
 _JS = get_divergence("jensen_shannon")
 

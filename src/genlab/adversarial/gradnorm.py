@@ -15,11 +15,14 @@ official GN-GAN code), so second-order gradients are needed in both.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
 from genlab.core.checks import choice
 
+GradNormName = Literal["none", "gn", "gran"]  # "none": no gradient normalization
 GRAD_NORM_MODES = ("gn", "gran")
 
 
@@ -52,4 +55,4 @@ class GradNormCritic(nn.Module):
         return self.k * f * gn / (gn.square() + self.eps)
 
 
-__all__ = ["GRAD_NORM_MODES", "GradNormCritic"]
+__all__ = ["GRAD_NORM_MODES", "GradNormCritic", "GradNormName"]

@@ -1,6 +1,9 @@
-"""Latent samplers for GAN generators: the prior, truncation and hubness-prior sampling."""
+"""Latent priors of the adversarial families: the prior (normal or uniform) that GAN generators, AAE
+and ALI decoders are trained on, and the truncation and hubness-prior samplers for GAN sampling."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -8,7 +11,9 @@ from torch import Tensor
 from genlab.core.checks import choice
 from genlab.core.errors import ConfigError
 
-PRIORS = ("normal", "uniform")
+PriorName = Literal["normal", "uniform"]
+PRIORS: tuple[PriorName, ...] = ("normal", "uniform")
+SamplerName = Literal["prior", "truncated", "hubness"]  # how a GAN draws latents for sampling
 
 
 def sample_prior(n: int, dim: int, kind: str = "normal", device: torch.device | str | None = None,
@@ -104,4 +109,4 @@ class HubnessLatentSampler:
         return torch.cat(out)[:n]
 
 
-__all__ = ["PRIORS", "HubnessLatentSampler", "sample_prior", "truncated_normal"]
+__all__ = ["PRIORS", "HubnessLatentSampler", "PriorName", "SamplerName", "sample_prior", "truncated_normal"]

@@ -6,19 +6,20 @@ codes (e.g. https://kexue.fm/archives/4439) use the opposite sign: swap real/fak
 convert.
 
 All critic losses are *separable*, L_D = mean f(real) + mean g(fake), which is what single-loss
-training (`genlab.models.gan.single_loss`) needs.
+training (`genlab.models.gan.single_loss`) needs. `ObjectiveName` lists the names of `OBJECTIVES` (a
+config `Literal`); `build_objective` makes one.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genlab.adversarial.fdivergence import DIVERGENCES, FDivergence, get_divergence
 from genlab.core.checks import choice
-from genlab.models.gan.fdivergence import DIVERGENCES, FDivergence, get_divergence
 
 
 class Objective(Protocol):
@@ -104,6 +105,9 @@ class Wasserstein:
         return -1.0
 
 
+FGANGenerator = Literal["alt", "minimax"]
+
+
 class FGAN:
     """f-GAN (Nowozin et al. 2016, arXiv:1606.00709, eq. 6; kexue.fm/archives/6016).
 
@@ -113,7 +117,7 @@ class FGAN:
     divergence); `minimax` minimises the critic's objective, i.e. -E_q[g(T(v))].
     """
 
-    GENERATOR_LOSSES = ("alt", "minimax")
+    GENERATOR_LOSSES: tuple[FGANGenerator, ...] = ("alt", "minimax")
 
     def __init__(self, divergence: str | FDivergence, generator: str = "alt"):
         self.div = get_divergence(divergence) if isinstance(divergence, str) else divergence
@@ -133,7 +137,9 @@ class FGAN:
         return -1.0 if self.generator == "minimax" else None
 
 
-OBJECTIVES = {
+ObjectiveName = Literal["minimax", "nonsaturating", "hinge", "least_squares", "wasserstein", "fgan"]
+
+OBJECTIVES: dict[str, type] = {
     "minimax": Minimax,
     "nonsaturating": NonSaturating,
     "hinge": Hinge,
@@ -151,5 +157,5 @@ def build_objective(name: str, divergence: str = "kl", fgan_generator: str = "al
     return OBJECTIVES[name]()
 
 
-__all__ = ["DIVERGENCES", "FGAN", "OBJECTIVES", "Hinge", "LeastSquares", "Minimax", "NonSaturating",
-           "Objective", "Wasserstein", "build_objective"]
+__all__ = ["DIVERGENCES", "FGAN", "OBJECTIVES", "FGANGenerator", "Hinge", "LeastSquares", "Minimax",
+           "NonSaturating", "Objective", "ObjectiveName", "Wasserstein", "build_objective"]

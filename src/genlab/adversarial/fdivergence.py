@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,8 @@ from torch import Tensor
 from genlab.core.checks import choice
 
 Fn = Callable[[Tensor], Tensor]
+DivergenceName = Literal["total_variation", "kl", "reverse_kl", "pearson_chi2", "neyman_chi2",
+                         "squared_hellinger", "jensen_shannon", "gan"]  # the keys of DIVERGENCES
 LOG2 = math.log(2.0)
 
 
@@ -145,4 +148,4 @@ def get_divergence(name: str) -> FDivergence:
     return DIVERGENCES[choice(name, DIVERGENCES, "f-divergence")]
 
 
-__all__ = ["DIVERGENCES", "FDivergence", "get_divergence"]
+__all__ = ["DIVERGENCES", "LOG2", "DivergenceName", "FDivergence", "get_divergence"]

@@ -15,21 +15,20 @@ detached: they constrain the critic, never move the generator.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.core.checks import choice
+from genlab.core.errors import ConfigError
 from genlab.regularizers.gradient_penalty import input_gradient_norm
 
-Critic = Callable[[Tensor], Tensor]
-MODES = ("two_sided", "one_sided")
+ScoreFn = Callable[[Tensor], Tensor]  # (B, ...) inputs -> (B,) critic scores
+PenaltyName = Literal["none", "gp", "fd"]  # "none", or a key of INTERPOLATE_PENALTIES
+PenaltyMode = Literal["two_sided", "one_sided"]
+MODES: tuple[PenaltyMode, ...] = ("two_sided", "one_sided")
 _TINY = 1e-12  # inside square roots: keeps the norm differentiable where the gradient vanishes
-
-
-def _check_mode(mode: str) -> None:
-    choice(mode, MODES, "penalty mode")
 
 
 def _per_example(x: Tensor, like: Tensor) -> Tensor:
@@ -39,43 +38,53 @@ def _per_example(x: Tensor, like: Tensor) -> Tensor:
 
 def _deviation(value: Tensor, mode: str, power: float) -> Tensor:
     """mean |value - 1|^power (two-sided) or mean relu(value - 1)^power (one-sided)."""
-    _check_mode(mode)
-    dev = (value - 1).abs() if mode == "two_sided" else F.relu(value - 1)
-    return dev.pow(power).mean()
+    if mode == "two_sided":
+        if power == 2:  # |d|^2 = d^2: no abs (and no sign in the backward pass)
+            return (value - 1).square().mean()
+        dev = (value - 1).abs()
+    elif mode == "one_sided":
+        dev = F.relu(value - 1)
+    else:
+        raise ConfigError(f"unknown penalty mode {mode!r}; choose one of: {', '.join(MODES)}")
+    return dev.square().mean() if power == 2 else dev.pow(power).mean()
 
 
-def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, mode: str = "two_sided",
+def _interpolate(real: Tensor, fake: Tensor) -> Tensor:
+    """eps real + (1 - eps) fake with eps ~ U[0, 1] per example (one lerp kernel)."""
+    eps = _per_example(torch.rand(real.shape[0], device=real.device, dtype=real.dtype), real)
+    return torch.lerp(fake, real, eps)
+
+
+def gradient_penalty(critic: ScoreFn, real: Tensor, fake: Tensor, mode: str = "two_sided",
                      power: float = 2.0) -> Tensor:
     """E (||grad D(x_hat)|| - 1)^2 with x_hat = eps real + (1 - eps) fake, eps ~ U[0, 1] per example.
 
     `one_sided` penalises only norms above 1; `power=1` with `one_sided` is the unsquared hinge of
     Su's reference code. Multiply by the weight (lambda = 10 in the WGAN-GP paper) yourself.
     """
-    real, fake = real.detach(), fake.detach()
-    eps = _per_example(torch.rand(real.shape[0], device=real.device, dtype=real.dtype), real)
-    return _deviation(input_gradient_norm(critic, eps * real + (1 - eps) * fake), mode, power)
+    # input_gradient_norm detaches the interpolates, so the penalty never reaches what made real
+    # or fake (the generator): no need to detach them first.
+    return _deviation(input_gradient_norm(critic, _interpolate(real, fake)), mode, power)
 
 
-def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
+def r1_penalty(critic: ScoreFn, real: Tensor) -> Tensor:
     """R1 = 1/2 E_real ||grad_x D(x)||^2 (the weight is gamma of arXiv:1801.04406 eq. 9)."""
     return 0.5 * input_gradient_norm(critic, real).square().mean()
 
 
-def finite_difference_ratio(critic: Critic, y1: Tensor, y2: Tensor) -> Tensor:
+def finite_difference_ratio(critic: ScoreFn, y1: Tensor, y2: Tensor) -> Tensor:
     """Per-example slope |D(y1) - D(y2)| / ||y1 - y2||: a gradient-free Lipschitz estimate."""
     diff = (critic(y1) - critic(y2)).flatten().abs()
     dist = ((y1 - y2).flatten(1).square().sum(1) + _TINY).sqrt()
     return diff / dist
 
 
-def finite_difference_penalty(critic: Critic, real: Tensor, fake: Tensor, mode: str = "two_sided",
+def finite_difference_penalty(critic: ScoreFn, real: Tensor, fake: Tensor, mode: str = "two_sided",
                               power: float = 2.0) -> Tensor:
     """E (r - 1)^2 (or one-sided) for r the slope between two random points y1, y2 on each
     real-fake segment (https://kexue.fm/archives/4439, "gradient-free" penalty)."""
     real, fake = real.detach(), fake.detach()
-    b = real.shape[0]
-    e1, e2 = (_per_example(torch.rand(b, device=real.device, dtype=real.dtype), real) for _ in "12")
-    y1, y2 = e1 * real + (1 - e1) * fake, e2 * real + (1 - e2) * fake
+    y1, y2 = _interpolate(real, fake), _interpolate(real, fake)
     return _deviation(finite_difference_ratio(critic, y1, y2), mode, power)
 
 
@@ -86,5 +95,10 @@ def clip_weights_(module: nn.Module, c: float) -> None:
         p.clamp_(-c, c)
 
 
-__all__ = ["MODES", "clip_weights_", "finite_difference_penalty", "finite_difference_ratio",
-           "gradient_penalty", "input_gradient_norm", "r1_penalty"]
+# name -> penalty(critic, real, fake, mode, power) on real/fake interpolates
+INTERPOLATE_PENALTIES: dict[str, Callable[..., Tensor]] = {
+    "gp": gradient_penalty, "fd": finite_difference_penalty}
+
+__all__ = ["INTERPOLATE_PENALTIES", "MODES", "PenaltyMode", "PenaltyName", "ScoreFn", "clip_weights_",
+           "finite_difference_penalty", "finite_difference_ratio", "gradient_penalty",
+           "input_gradient_norm", "r1_penalty"]
