@@ -7,7 +7,16 @@ import torch
 
 from genlab.core.errors import ConfigError, DataError
 from genlab.core.protocol import DataSpec, StepContext
-from genlab.models.ncsn import NCSN, largest_pairwise_distance, ncsnv2_levels, ncsnv2_ratio, shell_overlap
+from genlab.models.ncsn import (
+    NCSN,
+    largest_pairwise_distance,
+    ncsnv2_eps,
+    ncsnv2_levels,
+    ncsnv2_ratio,
+    shell_overlap,
+    variance_ratio_after,
+)
+from genlab.sampling import AnnealedLangevin
 
 
 def test_largest_pairwise_distance_is_the_brute_force_maximum():
@@ -77,3 +86,38 @@ def test_low_dimensional_data_needs_explicit_levels():
 def test_bad_options_are_refused(options):
     with pytest.raises(ConfigError):
         NCSN.Config(**options)
+
+
+def test_ncsnv2_eps_reproduces_the_papers_step_sizes():
+    """NCSNv2's configs (official code, T = 5 steps per level, sigma_L = 0.01) use step_lr 6.2e-6 on
+    CIFAR-10 (sigma_1 = 50, L = 232) and 3.3e-6 on CelebA (90, 500), in the code's step
+    x + alpha s + sqrt(2 alpha) z, i.e. eps = 2 step_lr in Algorithm 1's convention used here."""
+    for top, levels, step_lr in ((50.0, 232, 6.2e-6), (90.0, 500, 3.3e-6)):
+        gamma = math.exp(math.log(top / 0.01) / (levels - 1))
+        assert ncsnv2_eps(gamma, 0.01, 5) == pytest.approx(2 * step_lr, rel=0.03)
+
+
+def test_variance_ratio_matches_annealed_langevin_on_a_point_mass():
+    """Technique 4's recursion against the shared sampler: data at 0, one level sigma_i, chains started
+    from N(0, sigma_{i-1}^2 I); the sample variance after T steps is r_T sigma_i^2."""
+    gamma, steps, eps, sigma_l = 1.5, 7, 3e-5, 0.01
+    sigma_i = 0.2
+    sampler = AnnealedLangevin((sigma_i,), eps * (sigma_i / sigma_l) ** 2, steps, denoise=False)
+    torch.manual_seed(0)
+    x0 = gamma * sigma_i * torch.randn(200_000, 2, dtype=torch.float64)
+    x = sampler(lambda y, s: -y / s[:, None] ** 2, x0)
+    got = float(x.square().mean()) / sigma_i**2
+    want = variance_ratio_after(steps, gamma, eps / sigma_l**2)
+    # why: the relative standard error of a variance estimate from 4e5 squares is sqrt(2 / 4e5) ~ 0.002
+    assert got == pytest.approx(want, rel=0.01)
+    assert abs(got - gamma**2) > 0.1  # the chains moved
+
+
+def test_model_step_size_is_technique_4_unless_given():
+    model = NCSN(NCSN.Config(hidden=8, depth=1, levels=20, sigma_max=2.89, steps_per_level=20), (2,))
+    sig = model.sigmas
+    assert model.step_size() == pytest.approx(ncsnv2_eps(sig[0] / sig[1], 0.01, 20))
+    assert model.sampler().eps == model.step_size() and model.sampler(steps_per_level=5).eps == \
+        pytest.approx(ncsnv2_eps(sig[0] / sig[1], 0.01, 5))
+    fixed = NCSN(NCSN.Config(hidden=8, depth=1, levels=20, sigma_max=2.89, eps=1e-4), (2,))
+    assert fixed.sampler().eps == 1e-4

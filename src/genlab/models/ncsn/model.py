@@ -12,7 +12,8 @@ of the data, taken here from the first training batch (a model sees no data befo
 averaged over processes with `ctx.all_reduce_mean` so that every rank holds the same value. It lives
 in the buffer `sigma_max` (0 until set), so checkpoints carry it and a resumed run is bit-exact; EMA
 weights do not touch it. The number of levels L is `model.levels`, or NCSNv2's technique 2 for
-D-dimensional data (D > 4).
+D-dimensional data (D > 4); the Langevin step size eps is `model.eps`, or NCSNv2's technique 4 for the
+levels and the steps per level.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError, DataError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.ncsn.loss import dsm_loss
-from genlab.models.ncsn.noise import largest_pairwise_distance, ncsnv2_levels, ncsnv2_ratio
-from genlab.models.ncsn.score import NoiseConditionalScore
+from genlab.models.ncsn.noise import largest_pairwise_distance, ncsnv2_eps, ncsnv2_levels, ncsnv2_ratio
+from genlab.models.ncsn.score import Flattened, NoiseConditionalScore
 from genlab.models.registry import MODELS
 from genlab.nets.time import Activation, TimeInput, TimeNetName, build_time_net
 from genlab.sampling import AnnealedLangevin, geometric_sigmas
@@ -62,7 +63,7 @@ class NCSN(Model):
 
     @dataclass
     class Config:
-        # score net: "auto" is the MLP for vectors, the U-Net for images
+        # score net: "auto" is the MLP for vectors, the U-Net for images (an MLP on images sees them flat)
         net: TimeNetName = "auto"
         hidden: int = 128  # MLP width
         depth: int = 3  # MLP hidden layers
@@ -80,7 +81,8 @@ class NCSN(Model):
         levels: int | None = None  # L; null: NCSNv2's rule (needs data with D > 4)
         # annealed Langevin sampling (also read at sampling time: an edited run config takes effect)
         steps_per_level: int = 5  # T (NCSNv2: 5 for CIFAR-10)
-        eps: float = 2.0e-5  # step size at sigma_L; alpha_i = eps sigma_i^2 / sigma_L^2
+        eps: float | None = None  # step size at sigma_L, alpha_i = eps sigma_i^2 / sigma_L^2; null:
+        # NCSNv2's technique 4 for the levels and steps_per_level (2e-5 for 8gaussians' 20 levels, T = 20)
         denoise: bool = True  # final x + sigma_L^2 s(x, sigma_L) (NCSNv2)
         init: Init = "auto"  # chain starts: gaussian N(0, sigma_1^2 I) | uniform on [0, 1]; auto: uniform
         # for images (NCSNv2), gaussian for vectors
@@ -100,7 +102,8 @@ class NCSN(Model):
                 check_range("model.sigma_max", self.sigma_max, self.sigma_min, low_open=True)
             if self.levels is not None:
                 check_int("model.levels", self.levels, 2)
-            check_range("model.eps", self.eps, 0.0, low_open=True)
+            if self.eps is not None:
+                check_range("model.eps", self.eps, 0.0, low_open=True)
 
     def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
         spec = DataSpec.coerce(spec)
@@ -112,7 +115,11 @@ class NCSN(Model):
         if cfg.levels is None:
             ncsnv2_ratio(self.dim)  # fails now (one ConfigError line) where the rule has no solution
         net = cfg.net if cfg.net != "auto" else ("unet" if spec.is_image and len(spec.shape) == 3 else "mlp")
-        self.score_net = NoiseConditionalScore(build_time_net(net, spec, **NET_OPTIONS[net](cfg, spec)))
+        if net == "mlp" and len(spec.shape) != 1:  # an MLP sees the flattened example
+            body = Flattened(build_time_net("mlp", DataSpec((self.dim,)), **NET_OPTIONS[net](cfg, spec)))
+        else:
+            body = build_time_net(net, spec, **NET_OPTIONS[net](cfg, spec))
+        self.score_net = NoiseConditionalScore(body)
         # sigma_1; 0 until known. A buffer: saved in checkpoints, the same on every rank.
         self.register_buffer("sigma_max", torch.tensor(float(cfg.sigma_max or 0.0)))
         self._levels_cache: tuple[float, tuple[float, ...]] | None = None
@@ -162,9 +169,18 @@ class NCSN(Model):
         """The configured annealed Langevin sampler; arguments override the config."""
         cfg = self.cfg
         clamp = IMAGE_RANGE if cfg.clamp and self.is_image else None
-        return AnnealedLangevin(self.sigmas, cfg.eps if eps is None else eps,
-                                cfg.steps_per_level if steps_per_level is None else steps_per_level,
+        steps = cfg.steps_per_level if steps_per_level is None else steps_per_level
+        return AnnealedLangevin(self.sigmas, self.step_size(steps) if eps is None else eps, steps,
                                 cfg.denoise if denoise is None else denoise, clamp)
+
+    def step_size(self, steps_per_level: int | None = None) -> float:
+        """`model.eps`, or NCSNv2's technique 4 for these levels and `steps_per_level` (default: the
+        config's) where it is null."""
+        if self.cfg.eps is not None:
+            return self.cfg.eps
+        sig = self.sigmas
+        steps = self.cfg.steps_per_level if steps_per_level is None else steps_per_level
+        return ncsnv2_eps(sig[0] / sig[1], sig[-1], steps)
 
     @property
     def nfe(self) -> int:

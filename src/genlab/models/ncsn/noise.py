@@ -12,6 +12,15 @@ arXiv:2006.09011, sec. 3.1-3.2):
   N(0, sigma_i^2 I) overlap (`ncsnv2_ratio`, `ncsnv2_levels`). The rule has a solution only for
   D > 4.5 (the second argument must be able to reach 0: sqrt(2D) > 3); low-dimensional data needs an
   explicit number of levels.
+* Technique 4: given T Langevin steps per level, the step size eps that brings the chain's variance
+  closest to the level's after T steps, for data that is a single point (`ncsnv2_eps`). Derived here
+  for Algorithm 1's step x <- x + (alpha / 2) s + sqrt(alpha) z with alpha = eps sigma_i^2 / sigma_L^2:
+  on q = N(0, sigma_i^2 I) the step is x <- (1 - b / 2) x + sqrt(alpha) z, b = eps / sigma_L^2, so the
+  variance ratio r_t = s_t^2 / sigma_i^2 obeys r_{t+1} = (1 - b/2)^2 r_t + b, r_0 = gamma^2, and
+  r_T = (1 - b/2)^{2T} (gamma^2 - r*) + r*, r* = 1 / (1 - b/4). NCSNv2's Proposition 3 writes
+  (1 - eps / sigma_L^2) and 2 eps / (sigma_L^2 - sigma_L^2 (1 - eps / sigma_L^2)^2): the same with the
+  official code's step x + alpha s + sqrt(2 alpha) z, whose eps is half of Algorithm 1's. r_T > 1 for
+  every b (r* > 1, gamma > 1), so "r_T ~ 1" is met by the minimising b.
 
 The sequence itself is `genlab.sampling.geometric_sigmas`, shared with the annealed Langevin sampler.
 """
@@ -81,4 +90,33 @@ def ncsnv2_levels(sigma_max: float, sigma_min: float, dim: int) -> int:
     return 1 + math.ceil(math.log(sigma_max / sigma_min) / math.log(gamma) - 1e-9)
 
 
-__all__ = ["largest_pairwise_distance", "ncsnv2_levels", "ncsnv2_ratio", "shell_overlap"]
+def variance_ratio_after(steps: int, gamma: float, b: float) -> float:
+    """r_T of technique 4 (see the module docstring) for b = eps / sigma_L^2 in (0, 4)."""
+    a2 = (1.0 - b / 2.0) ** 2
+    fixed = 1.0 / (1.0 - b / 4.0)
+    return a2**steps * (gamma**2 - fixed) + fixed
+
+
+def ncsnv2_eps(gamma: float, sigma_min: float, steps: int) -> float:
+    """NCSNv2's technique 4: eps (Algorithm 1's convention) minimising |r_T - 1| for ratio `gamma`
+    between levels and `steps` Langevin steps per level; eps = b sigma_L^2 with b from a log grid over
+    (1e-4, 2) refined by golden-section search."""
+    check_range("gamma", gamma, 1.0, low_open=True)
+    check_range("sigma_min", sigma_min, 0.0, low_open=True)
+    check_int("steps per level", steps, 1)
+    grid = [10 ** (-4 + 4.3 * i / 400) for i in range(401)]  # 1e-4 .. 2
+    values = [variance_ratio_after(steps, gamma, b) for b in grid]
+    i = min(range(len(grid)), key=values.__getitem__)
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    golden = (math.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(100):
+        m1, m2 = hi - golden * (hi - lo), lo + golden * (hi - lo)
+        if variance_ratio_after(steps, gamma, m1) < variance_ratio_after(steps, gamma, m2):
+            hi = m2
+        else:
+            lo = m1
+    return 0.5 * (lo + hi) * sigma_min**2
+
+
+__all__ = ["largest_pairwise_distance", "ncsnv2_eps", "ncsnv2_levels", "ncsnv2_ratio", "shell_overlap",
+           "variance_ratio_after"]

@@ -15,6 +15,18 @@ import math
 from torch import Tensor, nn
 
 
+class Flattened(nn.Module):
+    """A vector net net(x (B, D), t) applied to examples of any shape (B, *shape), D = prod(shape): lets
+    a time-conditioned MLP model small images (8x8 digits) at a fraction of a U-Net's cost."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        return self.net(x.flatten(1), t).view_as(x)
+
+
 class NoiseConditionalScore(nn.Module):
     """forward(x (B, ...), sigma (B,)) -> (B, ...): net(x, t(sigma)) / sigma.
 
@@ -40,4 +52,4 @@ class NoiseConditionalScore(nn.Module):
         return out / sigma.view(-1, *([1] * (x.ndim - 1)))
 
 
-__all__ = ["NoiseConditionalScore"]
+__all__ = ["Flattened", "NoiseConditionalScore"]
