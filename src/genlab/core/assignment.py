@@ -17,9 +17,9 @@ from genlab.core.errors import DataError
 
 def optimal_pairing(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """(perm, sq_dists): the permutation minimising sum_i |x_i - y_perm[i]|^2 over all permutations,
-    and those squared distances (N,). x, y: (N, ...) on any device; flattened per example; the
-    cost is computed in float64 on the CPU (O(N^2) memory, O(N^3) time: N up to a few thousand).
-    `perm` lives on x's device."""
+    and those squared distances (N,), float64 on the CPU. x, y: (N, ...) on any device, flattened
+    per example; the cost is computed in float64 on the CPU (O(N^2) memory, O(N^3) time: N up to a
+    few thousand). `perm` (int64) lives on x's device, so `y[perm]` pairs y with x."""
     if x.shape != y.shape or x.ndim < 2 or not len(x):
         raise DataError(f"optimal pairing needs two non-empty (N, ...) sets of equal shape, "
                         f"got {tuple(x.shape)} and {tuple(y.shape)}")
