@@ -75,6 +75,7 @@ class NCSN(Model):
         blocks: int = 1  # U-Net residual blocks per resolution
         attention: bool = False  # U-Net self-attention at the lowest resolution
         groups: int = 8  # U-Net GroupNorm groups
+        scale_input: bool = True  # the net sees x / sqrt(1 + sigma^2) (EDM's c_in; not in NCSNv2)
         # noise levels sigma_1 > ... > sigma_L (geometric)
         sigma_max: float | None = None  # null: largest pairwise distance of the first batch (NCSNv2)
         sigma_min: float = 0.01  # sigma_L (NCSNv2)
@@ -119,7 +120,7 @@ class NCSN(Model):
             body = Flattened(build_time_net("mlp", DataSpec((self.dim,)), **NET_OPTIONS[net](cfg, spec)))
         else:
             body = build_time_net(net, spec, **NET_OPTIONS[net](cfg, spec))
-        self.score_net = NoiseConditionalScore(body)
+        self.score_net = NoiseConditionalScore(body, cfg.scale_input)
         # sigma_1; 0 until known. A buffer: saved in checkpoints, the same on every rank.
         self.register_buffer("sigma_max", torch.tensor(float(cfg.sigma_max or 0.0)))
         self._levels_cache: tuple[float, tuple[float, ...]] | None = None

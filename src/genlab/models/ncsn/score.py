@@ -28,14 +28,15 @@ class Flattened(nn.Module):
 
 
 class NoiseConditionalScore(nn.Module):
-    """forward(x (B, ...), sigma (B,)) -> (B, ...): net(x, t(sigma)) / sigma.
+    """forward(x (B, ...), sigma (B,)) -> (B, ...): net(x, t(sigma)) / sigma (x / sqrt(1 + sigma^2) in
+    place of x with `scale_input`).
 
     The levels' range (sigma_1, sigma_L) is passed per call, since sigma_1 may only be known once
     the model has seen data."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, scale_input: bool = False):
         super().__init__()
-        self.net = net
+        self.net, self.scale_input = net, scale_input
 
     @staticmethod
     def level_time(sigma: Tensor, sigma_max: float, sigma_min: float) -> Tensor:
@@ -48,8 +49,11 @@ class NoiseConditionalScore(nn.Module):
     def forward(self, x: Tensor, sigma: Tensor, sigma_max: float, sigma_min: float) -> Tensor:
         if sigma.shape != (len(x),):
             raise ValueError(f"sigma must have shape ({len(x)},), got {tuple(sigma.shape)}")
+        shape = (-1, *([1] * (x.ndim - 1)))
+        if self.scale_input:
+            x = x / (1 + sigma.square()).sqrt().view(shape)
         out = self.net(x, self.level_time(sigma, sigma_max, sigma_min))
-        return out / sigma.view(-1, *([1] * (x.ndim - 1)))
+        return out / sigma.view(shape)
 
 
 __all__ = ["Flattened", "NoiseConditionalScore"]
