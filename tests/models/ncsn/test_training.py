@@ -65,7 +65,9 @@ def test_loaded_run_samples_with_its_sigma_max(tmp_path):
     assert float(run.model.sigma_max) == float(trainer.model.sigma_max) > 0
     x = run.model.sample(7, steps_per_level=3)
     assert x.shape == (7, 2) and torch.isfinite(x).all()
-    assert run.model.nfe == 5 * 2 + 1 and run.model.sampler(steps_per_level=3).nfe == 16
+    assert run.model.last_nfe == 5 * 3 + 1 and run.model.nfe == 5 * 2 + 1
+    x, nfe = run.model.sample_with_nfe(2, steps_per_level=1, denoise=False)
+    assert x.shape == (2, 2) and nfe == run.model.last_nfe == 5
 
 
 def test_ncsn_presets_are_listed_with_ema():
@@ -95,3 +97,12 @@ def test_preset_smoke_via_cli(name, tmp_path, capsys):
     losses = [r["loss"] for r in records if "loss" in r]
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert list((run_dir / "samples").glob("*.png"))
+
+
+def test_eval_reports_the_samplers_nfe(tmp_path):
+    from genlab.eval.evaluate import evaluate
+
+    Trainer(config("vector", 2), tmp_path / "run").fit()
+    run = load_run(tmp_path / "run", device="cpu")
+    out = evaluate(run.model, run.dataset, run.pixels, run.cfg.eval, "cpu", n_samples=300, probe=False)
+    assert out["samples"]["nfe"] == 5 * 2 + 1 and out["samples"]["n_fake"] == 300

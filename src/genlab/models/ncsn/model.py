@@ -124,6 +124,7 @@ class NCSN(Model):
         # sigma_1; 0 until known. A buffer: saved in checkpoints, the same on every rank.
         self.register_buffer("sigma_max", torch.tensor(float(cfg.sigma_max or 0.0)))
         self._levels_cache: tuple[float, tuple[float, ...]] | None = None
+        self.last_nfe: int | None = None  # score evaluations per sample of the latest sample()
 
     # ---------------------------------------------------------------- noise levels
     @property
@@ -199,8 +200,17 @@ class NCSN(Model):
     @torch.no_grad()
     def sample(self, n: int, steps_per_level: int | None = None, eps: float | None = None,
                denoise: bool | None = None) -> Tensor:
-        """n samples by annealed Langevin dynamics (`nfe` score evaluations each)."""
-        return self.sampler(steps_per_level, eps, denoise)(self.score, self.initial(n))
+        """n samples by annealed Langevin dynamics; `last_nfe` records the score evaluations per sample."""
+        return self.sample_with_nfe(n, steps_per_level, eps, denoise)[0]
+
+    @torch.no_grad()
+    def sample_with_nfe(self, n: int, steps_per_level: int | None = None, eps: float | None = None,
+                        denoise: bool | None = None) -> tuple[Tensor, int]:
+        """(samples, score evaluations per sample), as the flow-matching family's method of that name."""
+        sampler = self.sampler(steps_per_level, eps, denoise)
+        x = sampler(self.score, self.initial(n))
+        self.last_nfe = sampler.nfe
+        return x, sampler.nfe
 
     def extra_repr(self) -> str:
         top = float(self.sigma_max)
