@@ -28,6 +28,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "vqvae": ({"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, (IMAGE,)),
     "vqvae-prior": ({"first_stage": {"codes": 4, "dim": 2, "hidden": 8, "res_blocks": 1}, "hidden": 8,
                      "layers": 1, "kernel": 3}, (IMAGE,)),
+    "ncsn": ({"hidden": 8, "depth": 1, "base": 8, "mults": (1, 2), "levels": 3, "steps_per_level": 2},
+             (VECTOR, IMAGE)),
     "ebm": ({"hidden": 4, "depth": 1, "n_steps": 2, "buffer_size": 16}, (VECTOR, IMAGE)),
     "infomax": ({"latent_dim": 4, "channels": (4,), "global_channels": 4, "global_layers": 1,
                  "critic_hidden": 8, "critic_depth": 1}, (IMAGE,)),

@@ -98,7 +98,11 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
         return {"skipped": "the model produced NaN or inf samples", "n_fake": n}
     if dataset.is_image:
         samples = model_images(samples, pixels)
-    return metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
+    out = metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
+    nfe = getattr(model, "last_nfe", None)  # iterative samplers (NCSN, flow matching) record theirs
+    if isinstance(nfe, int):
+        out["nfe"] = nfe
+    return out
 
 
 def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,

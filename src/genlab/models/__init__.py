@@ -10,6 +10,7 @@ from genlab.models import (  # noqa: F401  (each registers its models)
     gan,
     infomax,
     multitask,
+    ncsn,
     vae,
     vqvae,
 )
