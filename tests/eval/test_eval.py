@@ -68,7 +68,7 @@ def test_eval_npz_toy_and_images(tmp_path, capsys):
 
 def test_eval_bad_input_is_a_clear_error(tmp_path, capsys):
     code, _, err = _eval(["--real", "digits", "--fake", str(tmp_path / "missing")], capsys)
-    assert code == 1 and "not found" in err
+    assert code == 2 and "not found" in err  # bad input: exit code 2
     code, _, err = _eval(["--real", "digits"], capsys)
     assert code == 2 and "--fake" in err
     np.savez(tmp_path / "big.npz", samples=np.full((4, 8, 8), 3.0, dtype=np.float32))
@@ -76,7 +76,7 @@ def test_eval_bad_input_is_a_clear_error(tmp_path, capsys):
         read_samples(tmp_path / "big.npz", image=True)
     wrong = _png_folder(tmp_path / "wrong", np.zeros((3, 28, 28), np.uint8))
     code, _, err = _eval(["--real", "digits", "--fake", str(wrong)], capsys)
-    assert code == 1 and "shape" in err
+    assert code == 2 and "shape" in err
 
 
 def test_eval_vae_run_adds_feature_metrics(tmp_path, capsys):
