@@ -207,3 +207,32 @@ def test_resume_with_overwrite_is_refused(trained, capsys):
         line = one_line_error(err)
         assert code == 2 and "--resume and --overwrite" in line
     assert sorted(str(p.relative_to(trained)) for p in trained.rglob("*")) == before  # nothing deleted
+
+
+@pytest.mark.parametrize("damage", ["empty-state", "truncated-weights"])
+def test_a_broken_checkpoint_falls_back_or_is_one_line(trained, capsys, damage):
+    """`{}` in state.pt or half a weights file: sample and resume use the older complete checkpoint
+    (naming the broken one); with no loadable checkpoint left, one line and exit code 2."""
+    import torch
+
+    ckpts = sorted((trained / "checkpoints").glob("step-*"))
+    assert len(ckpts) == 2
+
+    def damage_(ckpt):
+        if damage == "empty-state":
+            torch.save({}, ckpt / "state.pt")
+        else:
+            f = ckpt / "model.safetensors"
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+    damage_(ckpts[-1])
+    code, _, err = run(["sample", str(trained), "-o", str(trained / "s.png")], capsys)
+    assert code == 0 and ckpts[-1].name in err and f"older checkpoint {ckpts[0].name}" in err, err
+    code, _, err = run(["train", "--out", str(trained), "--resume", "train.steps=25"], capsys)
+    assert code == 0 and ckpts[-1].name in err, err
+    for ckpt in sorted((trained / "checkpoints").glob("step-*")):
+        damage_(ckpt)
+    for argv in (["sample", str(trained), "-o", str(trained / "s.png")],
+                 ["train", "--out", str(trained), "--resume", "train.steps=30"]):
+        code, _, err = run(argv, capsys)
+        assert code == 2 and one_line_error(err), err
