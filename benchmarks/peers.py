@@ -244,9 +244,8 @@ def vae_is_comparison(n: int, k: int) -> Comparison:
 
 def zuko_twin(model):
     """A zuko flow computing exactly the function of a genlab vector NICE, or RealNVP without
-    ActNorm: the same parity masks and MLPs (weights copied; zuko's nets see only the kept
-    coordinates, genlab's see them with the changed ones zeroed, so the first layer's columns of the
-    changed coordinates are dropped), genlab's coupling maps as zuko univariate transforms
+    ActNorm: the same parity masks and MLPs (weights copied: both see only the kept coordinates and
+    predict the changed ones' parameters), genlab's coupling maps as zuko univariate transforms
     (zuko's own affine map bounds the log-scale differently), NICE's scaling layer, N(0, I) prior."""
     import zuko
     from torch.distributions import Transform, constraints
@@ -290,25 +289,18 @@ def zuko_twin(model):
         if not isinstance(layer, AffineCoupling):
             raise ValueError(f"no zuko twin for {type(layer).__name__} (build RealNVP with actnorm=false)")
         kept = layer.mask.bool()
-        idx_a, idx_b = kept.nonzero().squeeze(-1), (~kept).nonzero().squeeze(-1)
         additive = isinstance(layer, AdditiveCoupling)
         univariate = shift if additive else tanh_affine(layer.clamp)
         linears = [m for m in layer.net if isinstance(m, torch.nn.Linear)]
         t = zuko.flows.GeneralCouplingTransform(d, mask=kept, univariate=univariate,
                                                 shapes=((),) if additive else ((), ()),
                                                 hidden_features=[lin.out_features for lin in linears[:-1]])
-        rows = idx_b if additive else torch.stack((2 * idx_b, 2 * idx_b + 1), 1).flatten()
         dst = [m for m in t.hyper if hasattr(m, "weight")]  # zuko's own Linear class
         assert len(dst) == len(linears)
-        with torch.no_grad():
-            for i, (src, out) in enumerate(zip(linears, dst)):
-                w, b = src.weight, src.bias
-                if i == 0:
-                    w = w[:, idx_a]
-                if i == len(linears) - 1:
-                    w, b = w[rows], b[rows]
-                out.weight.copy_(w)
-                out.bias.copy_(b)
+        with torch.no_grad():  # both nets read the kept coordinates and give the changed ones' parameters
+            for src, out in zip(linears, dst):
+                out.weight.copy_(src.weight)
+                out.bias.copy_(src.bias)
         transforms.append(t)
     base = zuko.flows.UnconditionalDistribution(zuko.distributions.DiagNormal, torch.zeros(d), torch.ones(d),
                                                 buffer=True)

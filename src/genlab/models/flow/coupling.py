@@ -18,8 +18,10 @@ network evaluated on the (unchanged) x_a.
   "sigmoid", near) the identity.
 
 The partition is either a binary `mask` over coordinates (RealNVP's checkerboard for images, NICE's
-odd/even split for vectors; the network sees x * mask) or, with `mask=None`, the channel halves
-(RealNVP's channel-wise masking and Glow's split): the network then sees only x_a.
+odd/even split for vectors) or, with `mask=None`, the channel halves (RealNVP's channel-wise masking
+and Glow's split). An image mask keeps the spatial layout, so its network sees x * mask and predicts
+every position; a vector mask only names two index sets, so its network sees just x_a and predicts
+just the parameters of x_b (the same function with half the first and last layer, as zuko builds it).
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ class AffineCoupling(Bijection):
             n_kept, n_changed = (channels - self.n_a, self.n_a) if flip else (self.n_a, channels - self.n_a)
             self.net = net_fn(n_kept, per * n_changed)
             self.register_buffer("mask", None)
+        elif mask.ndim == 1:  # a vector partition: gather x_a, scatter y_b (no zeros fed to the net)
+            if mask.numel() != channels or not 0 < int(mask.sum()) < channels:
+                raise ConfigError(f"a vector coupling mask needs {channels} entries with both parts "
+                                  f"non-empty, got {mask.tolist()}")
+            self.register_buffer("mask", mask.float())
+            self.register_buffer("kept_idx", mask.bool().nonzero().flatten(), persistent=False)
+            self.register_buffer("changed_idx", (~mask.bool()).nonzero().flatten(), persistent=False)
+            self.net = net_fn(len(self.kept_idx), per * len(self.changed_idx))
         else:
             self.net = net_fn(channels, per * channels)
             self.register_buffer("mask", mask.float())
@@ -92,8 +102,17 @@ class AffineCoupling(Bijection):
         return shift, log_s
 
     # ------------------------------------------------------------------ bijection
+    def _vector(self) -> bool:
+        return self.mask is not None and self.mask.ndim == 1
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_channels(x, self.channels, type(self).__name__)
+        if self._vector():
+            shift, log_s = self._params(x.index_select(1, self.kept_idx))
+            changed = x.index_select(1, self.changed_idx) + shift
+            if log_s is None:
+                return x.index_copy(1, self.changed_idx, changed), wide(x.new_zeros(x.shape[0]))
+            return x.index_copy(1, self.changed_idx, changed * torch.exp(log_s)), sum_per_example(log_s)
         if self.mask is None:
             kept, changed = self._split(x)
             shift, log_s = self._params(kept)
@@ -111,6 +130,12 @@ class AffineCoupling(Bijection):
 
     def inverse(self, y: Tensor) -> Tensor:
         check_channels(y, self.channels, type(self).__name__)
+        if self._vector():
+            shift, log_s = self._params(y.index_select(1, self.kept_idx))
+            changed = y.index_select(1, self.changed_idx)
+            if log_s is not None:
+                changed = changed * torch.exp(-log_s)
+            return y.index_copy(1, self.changed_idx, changed - shift)
         if self.mask is None:
             kept, changed = self._split(y)
             shift, log_s = self._params(kept)
