@@ -15,7 +15,25 @@ from genlab.viz.hooks import LossPlot, SampleGrid
 
 
 def standard_hooks(cfg: Config) -> list[Hook]:
-    """What `genlab train` attaches: sample grids, periodic evaluation and the loss plot."""
+    """What `genlab train` attaches: sample grids, periodic evaluation and the loss plot.
+
+    Example:
+        With them, a 2-step run also writes its final samples and the loss plot:
+
+        >>> import tempfile
+        >>> from genlab import load_config
+        >>> cfg = load_config("vae-digits", ["data.name=8gaussians", "data.n_samples=256", "train.steps=2",
+        ...                                  "train.device=cpu", "train.progress=false"])
+        >>> from pathlib import Path
+        >>> from genlab import Trainer
+        >>> [type(hook).__name__ for hook in standard_hooks(cfg)]
+        ['SampleGrid', 'PeriodicEvaluation', 'LossPlot']
+        >>> with tempfile.TemporaryDirectory() as run_dir:
+        ...     with Trainer(cfg, run_dir, hooks=standard_hooks(cfg)) as trainer:
+        ...         _ = trainer.fit()
+        ...     print(sorted(p.name for p in Path(run_dir).iterdir() if not p.name.startswith(".")))
+        ['checkpoints', 'config.yaml', 'loss.png', 'metrics.jsonl', 'samples']
+    """
     t = cfg.train
     return [SampleGrid(t.sample_every, t.n_samples), PeriodicEvaluation(t.eval_every), LossPlot()]
 

@@ -50,7 +50,17 @@ Batch = Mapping[str, Tensor]
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What a model may know about its data before seeing any: built from the dataset."""
+    """What a model may know about its data before seeing any: built from the dataset.
+
+    Example:
+        The spec of 8x8 labelled images with 17 grey levels; a model checks it with `require`:
+
+        >>> spec = DataSpec((1, 8, 8), levels=17, n_classes=10)
+        >>> spec.is_image, spec.require("model.net=conv", image=True, labelled=True, square=True) is spec
+        (True, True)
+        >>> DataSpec.coerce((2,))  # a bare shape: real vectors
+        DataSpec(shape=(2,), levels=None, n_classes=None, vocab_size=None)
+    """
 
     shape: tuple[int, ...]  # one example, e.g. (1, 28, 28) or (2,)
     levels: int | None = None  # discrete pixel values of image data; None for real vectors
@@ -109,6 +119,18 @@ class Update:
     `weights(losses, grads)` method, e.g. from `genlab.mtl`; a rule with state, such as the
     initial losses, belongs in the model's `extra_state`). `logs` are scalars to record; every
     named loss is logged too. Parameters outside `groups` receive no gradient from this update.
+
+    Example:
+        One loss for the parameter group "model", with a value to log beside it:
+
+        >>> import torch
+        >>> update = Update(("model",), loss=torch.tensor(1.5), logs={"recon": torch.tensor(1.25)})
+        >>> update.groups, update.loss.item(), update.losses
+        (('model',), 1.5, None)
+        >>> Update(("model",))  # neither loss= nor losses=
+        Traceback (most recent call last):
+          ...
+        ValueError: an Update needs exactly one of loss= or losses=
     """
 
     groups: tuple[str, ...]
@@ -127,14 +149,48 @@ class Update:
 @dataclass
 class StepContext:
     """What a model may know about the training loop: the current (0-based) optimizer step, and
-    a way to average a buffer over processes (identity in a single process)."""
+    a way to average a buffer over processes (identity in a single process).
+
+    Example:
+        >>> import torch
+        >>> ctx = StepContext(step=3)
+        >>> ctx.step, ctx.all_reduce_mean(torch.tensor([1.0, 2.0])).tolist()
+        (3, [1.0, 2.0])
+    """
 
     step: int
     all_reduce_mean: Callable[[Tensor], Tensor] = lambda t: t
 
 
 class Model(nn.Module):
-    """Base class of every genlab model (see the module docstring for the contract)."""
+    """Base class of every genlab model (see the module docstring for the contract).
+
+    Example:
+        A model of a Gaussian with learned mean and unit variance: one Update per batch, and
+        `sample`, which makes it a `Sampler` (`Trainer(cfg, run_dir, model=...)` trains such a model):
+
+        >>> import dataclasses, torch
+        >>> class GaussianMean(Model):
+        ...     @dataclasses.dataclass
+        ...     class Config:
+        ...         init: float = 0.0
+        ...     def __init__(self, config, spec):
+        ...         super().__init__()
+        ...         self.mean = nn.Parameter(torch.full(spec.shape, config.init))
+        ...     def train_step(self, batch, ctx):
+        ...         nll = 0.5 * ((batch["x"] - self.mean) ** 2).sum(1).mean()
+        ...         yield Update(("model",), loss=nll)
+        ...     def sample(self, n):
+        ...         return self.mean + torch.randn(n, *self.mean.shape)
+        >>> model = GaussianMean(GaussianMean.Config(), DataSpec((2,)))
+        >>> list(model.param_groups())
+        ['model']
+        >>> opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        >>> for update in model.train_step({"x": torch.tensor([[1.0, 3.0], [3.0, 5.0]])}, StepContext(0)):
+        ...     opt.zero_grad(); update.loss.backward(); opt.step()
+        >>> model.mean.tolist(), isinstance(model, Sampler)  # one step of lr 1 lands on the data mean
+        ([2.0, 4.0], True)
+    """
 
     Config: ClassVar[type]
     default_ema: ClassVar[float | None] = None  # EMA decay for groups whose optim config leaves ema unset
@@ -166,7 +222,18 @@ class Model(nn.Module):
 
 @runtime_checkable
 class Sampler(Protocol):
-    """Draws `n` new examples in model-input space."""
+    """Draws `n` new examples in model-input space.
+
+    Example:
+        A capability checked with `isinstance`, e.g. on a VAE for 2-D points:
+
+        >>> import torch
+        >>> from genlab import MODELS, build_model
+        >>> _ = torch.manual_seed(0)
+        >>> vae = build_model("vae", MODELS.get("vae").Config(latent_dim=2, hidden=32), DataSpec((2,)))
+        >>> isinstance(vae, Sampler), vae.sample(5).shape
+        (True, torch.Size([5, 2]))
+    """
 
     def sample(self, n: int) -> Tensor: ...
 
@@ -176,6 +243,19 @@ class DensityModel(Protocol):
     """Named per-example log-likelihood estimates or bounds (nats, model-input space).
 
     Models that importance-sample set `uses_importance_sampling = True`, so evaluations record K.
+
+    Example:
+        A VAE gives its ELBO and an importance-sampled estimate with K samples:
+
+        >>> import torch
+        >>> from genlab import MODELS, build_model
+        >>> _ = torch.manual_seed(0)
+        >>> vae = build_model("vae", MODELS.get("vae").Config(latent_dim=2, hidden=32), DataSpec((2,)))
+        >>> isinstance(vae, DensityModel), vae.uses_importance_sampling
+        (True, True)
+        >>> estimates = vae.likelihood_estimates(torch.zeros(3, 2), importance_samples=4)
+        >>> {name: tuple(ll.shape) for name, ll in estimates.items()}
+        {'elbo': (3,), 'log_likelihood_is': (3,)}
     """
 
     def likelihood_estimates(self, x: Tensor, importance_samples: int = 1000) -> dict[str, Tensor]: ...
@@ -189,6 +269,18 @@ class Encoder(Protocol):
     `encode(x)` (`genlab.eval.probe.representation`). A model defines `representation` when its
     `encode` is structured (a VAE's posterior parameters, a flow's multi-scale latents) or is not the
     layer to evaluate; either way it is a (B, D) tensor.
+
+    Example:
+        Any object with `encode` qualifies (the check is structural):
+
+        >>> import torch
+        >>> class Flatten:
+        ...     def encode(self, x):
+        ...         return x.flatten(1)
+        >>> isinstance(Flatten(), Encoder), isinstance(object(), Encoder)
+        (True, False)
+        >>> Flatten().encode(torch.zeros(4, 1, 8, 8)).shape
+        torch.Size([4, 64])
     """
 
     def encode(self, x: Tensor) -> Tensor: ...

@@ -11,7 +11,16 @@ __all__ = ["DATASETS", "BatchStream", "Dataset", "Pixels", "load_dataset", "pixe
 
 
 def load_dataset(cfg, seed: int = 0) -> Dataset:
-    """Load the dataset a `DataConfig` names."""
+    """Load the dataset a `DataConfig` names.
+
+    Example:
+        scikit-learn's 8x8 digits (shipped with it): integer pixels with 17 levels, and labels:
+
+        >>> from genlab import load_config
+        >>> data = load_dataset(load_config("vae-digits").data)
+        >>> data.name, tuple(data.train.shape[1:]), data.train.dtype, data.spec.levels, data.spec.n_classes
+        ('digits', (1, 8, 8), torch.uint8, 17, 10)
+    """
     loader = DATASETS.get(cfg.name)
     return loader(
         data_dir=cfg.data_dir, n_samples=cfg.n_samples, test_fraction=cfg.test_fraction,

@@ -1,4 +1,15 @@
-"""The in-memory dataset record every loader returns, and the dataset registry."""
+"""The in-memory dataset record every loader returns, and the dataset registry.
+
+Example:
+    `DATASETS` maps a config's `data.name` to its loader (a 2-D toy draws n_samples training points and
+    a fresh test set of test_fraction times as many):
+
+    >>> "8gaussians" in DATASETS.names()
+    True
+    >>> moons = DATASETS.get("moons")(n_samples=100, test_fraction=0.2, seed=0)
+    >>> tuple(moons.train.shape), tuple(moons.test.shape), moons.spec.is_image
+    ((100, 2), (20, 2), False)
+"""
 
 from __future__ import annotations
 

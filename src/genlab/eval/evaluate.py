@@ -110,7 +110,25 @@ def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalCon
              inception: FeatureNet | None = None, probe: bool = True,
              n_real: int | None = None) -> dict[str, Any]:
     """Every metric that applies: likelihoods (if the model has any), sample metrics and the linear
-    probe of an encoder."""
+    probe of an encoder.
+
+    Example:
+        An (untrained) VAE on the 8-Gaussians toy, with small evaluation sizes:
+
+        >>> from genlab import MODELS, DataSpec, build_model, load_config, load_dataset
+        >>> cfg = load_config("vae-digits", ["data.name=8gaussians", "data.n_samples=500",
+        ...                                  "eval.n_test=50", "eval.importance_samples=8"])
+        >>> data = load_dataset(cfg.data)
+        >>> _ = torch.manual_seed(0)
+        >>> vae = build_model("vae", MODELS.get("vae").Config(latent_dim=2, hidden=32), data.spec)
+        >>> out = evaluate(vae, data, None, cfg.eval, "cpu", n_samples=200)
+        >>> sorted(out), out["likelihood"]["n_test"], out["likelihood"]["importance_samples"]
+        (['likelihood', 'probe', 'samples'], 50, 8)
+        >>> sorted(k for k in out["likelihood"] if k.endswith("_nats"))
+        ['elbo_nats', 'log_likelihood_is_nats']
+        >>> out["samples"]["n_fake"], out["samples"]["n_modes"], out["probe"]
+        (200, 8, {'skipped': 'dataset 8gaussians has no class labels'})
+    """
     device = torch.device(device)
     was_training = model.training
     model.eval()
