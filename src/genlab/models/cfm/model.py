@@ -34,6 +34,7 @@ from genlab.models.cfm.source import SourceName, build_source
 from genlab.models.registry import MODELS
 from genlab.nets.time import Activation, TimeInput, TimeNetName, build_time_net
 from genlab.ode import Method, solve
+from genlab.ode.likelihood import ode_log_likelihood
 
 
 @dataclass
@@ -147,13 +148,13 @@ class CFMWithDensity(CFM):
     """A `cfm` model whose source has a log-density: also a `DensityModel` (exact ODE likelihood)."""
 
     def log_likelihood(self, x: Tensor, divergence: Literal["exact", "hutchinson"] | None = None) -> Tensor:
-        """log p_1(x) in nats per example, by the probability-flow ODE run from t = 1 to t = 0."""
-        from genlab.ode import ode_log_likelihood
-
+        """log p_1(x) in nats per example, by the ODE run from the data (t = 1) back to the source
+        (t = 0) with the shared `genlab.ode.ode_log_likelihood` (no gradient)."""
         cfg = self.cfg
-        return ode_log_likelihood(self.velocity, x, self.source.log_prob, t_data=1.0, t_source=0.0,
-                                  divergence=divergence or cfg.divergence, method=cfg.likelihood_solver,
-                                  steps=cfg.steps, atol=cfg.atol, rtol=cfg.rtol)
+        return ode_log_likelihood(lambda xt, t: self.velocity(t, xt), x, t_data=1.0, t_source=0.0,
+                                  source_log_prob=self.source.log_prob, method=cfg.likelihood_solver,
+                                  steps=cfg.steps, atol=cfg.atol, rtol=cfg.rtol,
+                                  divergence=divergence or cfg.divergence).log_prob
 
     def likelihood_estimates(self, x: Tensor, importance_samples: int = 0) -> dict[str, Tensor]:
         """{"log_likelihood_ode_exact" | "log_likelihood_ode_hutchinson": (B,)};
