@@ -134,3 +134,21 @@ def test_bad_options():
         ode_log_likelihood(fm_velocity, MU[None], divergence="hutchinson", probes="uniform")
     with pytest.raises(ConfigError):
         ode_log_likelihood(fm_velocity, MU[None], n_probes=0)
+
+
+def test_image_shaped_velocity():
+    """(B, C, H, W) states: the divergence is over all C*H*W dimensions; Hutchinson with the
+    standard basis as probes is the exact divergence / D, so D basis probes reproduce it."""
+    from genlab.nets import UNet
+
+    torch.manual_seed(6)
+    net = UNet(1, base=4, mults=(1, 2), groups=2).double().eval()
+    x = torch.randn(2, 1, 3, 3, dtype=D64)
+    with torch.no_grad():
+        exact = ode_log_likelihood(net, x, method="euler", steps=2)
+    assert exact.log_prob.shape == (2,) and exact.z.shape == x.shape and exact.nfe == 2
+    xt = x.clone().requires_grad_(True)
+    t = torch.ones(2, dtype=D64)
+    basis = torch.eye(9, dtype=D64).view(9, 1, 1, 3, 3).expand(9, 2, 1, 3, 3)
+    torch.testing.assert_close(divergence_hutchinson(net(xt, t), xt, basis) * 9,
+                               divergence_exact(net(xt, t), xt))

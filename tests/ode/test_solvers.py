@@ -79,3 +79,15 @@ def test_bad_options(bad):
     kw = dict(method="euler", steps=3, t1=1.0) | bad
     with pytest.raises(ConfigError):
         solve(field, X0, 0.0, **kw)
+
+
+def test_velocity_field_adapts_a_time_net():
+    from genlab.nets import TimeMLP
+    from genlab.ode import velocity_field
+
+    torch.manual_seed(0)
+    net = TimeMLP(2, hidden=8, depth=1, time="concat")
+    x0 = torch.randn(5, 2)
+    with torch.no_grad():
+        sol = solve(velocity_field(net), x0, 0.0, 1.0, "euler", steps=1)
+        torch.testing.assert_close(sol.x, x0 + net(x0, torch.zeros(5)))

@@ -5,11 +5,13 @@ Convention shared by every time-conditioned net in genlab: t is a float per exam
 [0, 1] (flow matching's t; a DDPM family passes its step index as t / T, an NCSN family may pass
 log sigma). A 0-dim t is broadcast to the batch.
 
-* "sinusoidal": the Transformer position code used by DDPM (Ho et al. 2020, arXiv:2006.11239,
-  appendix B; Vaswani et al. 2017, arXiv:1706.03762): [sin(s t w_k), cos(s t w_k)] with
-  w_k = max_period^(-k / (dim/2)), k = 0..dim/2-1. `scale` s defaults to 1000 so that t in [0, 1]
-  covers the range of DDPM's integer steps t in 1..1000 (the frequencies would barely vary
-  across [0, 1] otherwise).
+* "sinusoidal": the Transformer position code that DDPM uses for its step (Ho et al. 2020,
+  arXiv:2006.11239, appendix B; Vaswani et al. 2017, arXiv:1706.03762): [sin(s t w_k), cos(s t w_k)]
+  with w_k = max_period^(-k / (dim/2)), k = 0..dim/2-1, as in the improved-DDPM / guided-diffusion
+  code and torchcfm's U-Net (Ho et al.'s own code divides by dim/2 - 1, so its lowest frequency is
+  exactly 1 / max_period; a rescaling of the same features). `scale` s defaults to 1000 so that
+  t in [0, 1] covers the range of DDPM's integer steps t in 1..1000 (the frequencies would barely
+  vary across [0, 1] otherwise; torchcfm feeds t in [0, 1] unscaled, i.e. s = 1).
 * "fourier": random Fourier features (Tancik et al. 2020, arXiv:2006.10739), as in the Gaussian
   Fourier projection of score SDEs (Song et al. 2021, arXiv:2011.13456, code `layerspp.py`):
   [sin(2 pi t b_k), cos(2 pi t b_k)] with fixed b_k ~ N(0, scale^2); `scale` defaults to 16 (their

@@ -18,7 +18,8 @@ tensors.
 
 Adaptive: "dopri5", the Dormand-Prince 5(4) pair (Dormand & Prince 1980) of `torchdiffeq.odeint`
 (Chen et al. 2018, arXiv:1806.07366) with tolerances `atol`, `rtol`; its NFE is counted by
-wrapping f.
+wrapping f, so it includes the evaluations torchdiffeq spends choosing its first step and on
+rejected steps.
 
 The state may be one tensor or a tuple of tensors (e.g. (x, log-density) for the likelihood
 integral); f gets t as a 0-dim tensor of the state's dtype and device and returns dx/dt of the same
@@ -95,6 +96,18 @@ class ODESolution:
     trajectory: State | None = None
 
 
+def velocity_field(velocity: Callable[[Tensor, Tensor], Tensor]) -> VectorField:
+    """f(t, x) = velocity(x, t (B,)): a net with genlab's time-net signature (`genlab.nets.TimeMLP`,
+    `UNet`) as the right-hand side of `solve`, e.g. `solve(velocity_field(net), noise, 0.0, 1.0)`."""
+
+    def f(t: Tensor, x: State) -> State:
+        if not isinstance(x, Tensor):
+            raise TypeError("velocity_field takes a single-tensor state")
+        return velocity(x, t.expand(len(x)))
+
+    return f
+
+
 def _first(x: State) -> Tensor:
     return x if isinstance(x, Tensor) else x[0]
 
@@ -150,4 +163,4 @@ def solve(f: VectorField, x0: State, t0: float, t1: float, method: Method = "eul
 
 
 __all__ = ["FIXED_NFE_PER_STEP", "STEPS", "Method", "ODESolution", "State", "VectorField", "euler_step",
-           "heun_step", "midpoint_step", "rk4_step", "solve"]
+           "heun_step", "midpoint_step", "rk4_step", "solve", "velocity_field"]

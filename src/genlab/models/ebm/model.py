@@ -2,7 +2,7 @@
 
 Du & Mordatch 2019, "Implicit Generation and Generalization in Energy-Based Models" (arXiv:1903.08689;
 official code openai/ebm_code_release); https://kexue.fm/archives/6612. q(x) = exp(-E(x)) / Z; each
-step draws negatives by Langevin dynamics (`genlab.models.ebm.langevin`) started from a replay buffer
+step draws negatives by Langevin dynamics (`genlab.sampling.langevin`) started from a replay buffer
 of past negatives (95 %) or uniform noise (5 %) (`genlab.models.ebm.buffer`), then lowers the data's
 energy and raises the negatives' with the regularised CD loss (`genlab.models.ebm.loss`).
 
@@ -27,9 +27,9 @@ from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.ebm.buffer import ReplayBuffer
 from genlab.models.ebm.energy import ACTIVATIONS, NETS, build_energy
-from genlab.models.ebm.langevin import LangevinSampler
 from genlab.models.ebm.loss import cd_loss
 from genlab.models.registry import MODELS
+from genlab.sampling import LangevinSampler
 
 LANGEVIN = ("practical", "theoretical")
 SAMPLE_FROM = ("buffer", "noise")

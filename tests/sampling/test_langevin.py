@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.models.ebm import LangevinSampler
+from genlab.sampling import LangevinSampler
 
 MU = torch.tensor([1.0, -0.5], dtype=torch.float64)
 SIGMA = torch.tensor([[1.0, 0.3], [0.3, 0.8]], dtype=torch.float64)  # precision eigenvalues 0.82, 1.71
