@@ -16,13 +16,13 @@ sqrt(0.1) I: torchcfm passes sqrt(var) as the covariance), and `sample_moons(n)`
 `generate_moons(n, noise=0.2) * 3 - 1` (n/2 evenly spaced points on each half circle, then one
 uniform U[0, 0.2) shift added to both coordinates of a point).
 
-Metric: W2 between 2000 samples and 2000 fresh moons (exact assignment, genlab's
-`genlab.eval.metrics.w2`), at NFE 1 (one Euler step), NFE 10 (ten Euler steps) and adaptive
-(dopri5, atol = rtol = 1e-4 as torchcfm's notebooks); torchcfm's models are integrated with
-torchdiffeq, genlab's with `genlab.ode.solve`. Step time: CPU seconds of the training step only
-(pairing, forward, backward, Adam step; the data is drawn beforehand), the two sides alternating
-in chunks of 50 steps; the ratio genlab/torchcfm is the median over seeds of the per-seed ratios of
-total step time.
+Metric: W2 between 2000 samples and 2000 fresh moons (exact assignment,
+`genlab.eval.metrics.wasserstein.wasserstein2`) at NFE 1 (one Euler step), NFE 10 (ten Euler steps)
+and adaptive (dopri5, atol = rtol = 1e-4 as torchcfm's notebooks); torchcfm's models are
+integrated with torchdiffeq, genlab's with `genlab.ode.solve`. Step time: CPU seconds of the
+training step only (pairing, forward, backward, Adam step; the data is drawn beforehand), the two
+sides alternating in chunks of 50 steps; the ratio genlab/torchcfm is the median over seeds of the
+per-seed ratios of total step time.
 
     python benchmarks/torchcfm_peer.py [--steps 2000] [--seeds 0,1,2] [--threads 1]
 
@@ -48,7 +48,7 @@ from torchcfm.models.models import MLP
 from torchdiffeq import odeint
 
 from genlab.core.protocol import DataSpec, StepContext
-from genlab.eval.metrics import w2
+from genlab.eval.metrics.wasserstein import wasserstein2
 from genlab.models.cfm import CFM, Source
 
 OUT = Path(__file__).parent / "results" / "torchcfm_peer.json"
@@ -135,6 +135,22 @@ def train_pair(method: str, seed: int, steps: int) -> dict:
     return {"theirs": theirs, "ours": ours, "seconds": spent}
 
 
+def integrate_torchcfm(model: torch.nn.Module, z: torch.Tensor, solver: str, steps: int | None) -> tuple:
+    """torchcfm's network integrated by torchdiffeq (its notebooks use torchdyn, absent here)."""
+    nfe = 0
+
+    def f(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        nonlocal nfe
+        nfe += 1
+        return model(torch.cat([x, t.expand(len(x), 1)], -1))
+
+    if solver == "dopri5":
+        x = odeint(f, z, torch.tensor([0.0, 1.0]), method="dopri5", atol=1e-4, rtol=1e-4)[-1]
+    else:
+        x = odeint(f, z, torch.linspace(0, 1, steps + 1), method="euler")[-1]
+    return x, nfe
+
+
 @torch.no_grad()
 def evaluate(model_t: torch.nn.Module, model_o: CFM, seed: int) -> dict:
     g = torch.Generator().manual_seed(10_000 + seed)
@@ -142,23 +158,11 @@ def evaluate(model_t: torch.nn.Module, model_o: CFM, seed: int) -> dict:
     target = sample_moons(N_EVAL, np.random.default_rng(10_000 + seed))
     out = {}
     for key, (solver, steps) in EVALS.items():
-        def f(t, x):
-            return model_t(torch.cat([x, t.expand(len(x), 1)], -1))
-
-        nfe_t = [0]
-
-        def counted(t, x):
-            nfe_t[0] += 1
-            return f(t, x)
-
-        if solver == "dopri5":
-            x_t = odeint(counted, z, torch.tensor([0.0, 1.0]), method="dopri5", atol=1e-4, rtol=1e-4)[-1]
-        else:
-            x_t = odeint(counted, z, torch.linspace(0, 1, steps + 1), method="euler")[-1]
+        x_t, nfe_t = integrate_torchcfm(model_t, z, solver, steps)
         model_o.source = Queue([z])
         x_o, nfe_o = model_o.sample_with_nfe(N_EVAL, solver=solver, steps=steps or 1)
-        out[key] = {"torchcfm": {"w2": w2(x_t, target), "nfe": nfe_t[0]},
-                    "genlab": {"w2": w2(x_o, target), "nfe": nfe_o}}
+        out[key] = {"torchcfm": {"w2": wasserstein2(x_t, target)["w2"], "nfe": nfe_t},
+                    "genlab": {"w2": wasserstein2(x_o, target)["w2"], "nfe": nfe_o}}
     return out
 
 
@@ -197,8 +201,9 @@ def main() -> None:
               for lib in ("torchcfm", "genlab")}
         results[f"{method}_step_ratio_median"] = statistics.median(ratios)
         results[f"{method}_step_ms"] = ms
+        per_seed = ", ".join(f"{r:.2f}" for r in ratios)
         print(f"{method:7} step time: torchcfm {ms['torchcfm']:.2f} ms, genlab {ms['genlab']:.2f} ms, "
-              f"genlab/torchcfm {statistics.median(ratios):.2f} (per seed {', '.join(f'{r:.2f}' for r in ratios)})")
+              f"genlab/torchcfm {statistics.median(ratios):.2f} (per seed {per_seed})")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1))
     print(f"wrote {OUT}")

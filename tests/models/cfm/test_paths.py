@@ -10,7 +10,7 @@ import torch
 from genlab.core.errors import ConfigError, DataError
 from genlab.core.protocol import DataSpec
 from genlab.data.toy import TOYS
-from genlab.models.cfm.pairing import ot_pairing, pair_costs
+from genlab.models.cfm.pairing import ot_pairing
 from genlab.models.cfm.paths import PATHS, PathName, build_path
 from genlab.models.cfm.source import SourceName, build_source
 
@@ -71,6 +71,10 @@ def test_paths_reject_bad_noise():
         build_path("icfm", -0.1)
 
 
+def pair_costs(x0, x1):
+    return torch.cdist(x0.flatten(1).double(), x1.flatten(1).double()).square()
+
+
 def brute_force(x0, x1):
     cost = pair_costs(x0, x1)
     return min(itertools.permutations(range(len(x0))),
@@ -107,7 +111,7 @@ def test_ot_pairing_flattens_images_and_checks_shapes():
     g = torch.Generator().manual_seed(1)
     x0, x1 = torch.randn(5, 1, 2, 2, generator=g), torch.randn(5, 1, 2, 2, generator=g)
     assert tuple(ot_pairing(x0, x1).tolist()) == brute_force(x0, x1)
-    with pytest.raises(DataError, match="equal-size"):
+    with pytest.raises(DataError, match="equal shape"):
         ot_pairing(x0, x1[:4])
 
 

@@ -5,7 +5,7 @@ Papers: Lipman et al. 2023 (arXiv:2210.02747), Tong et al. 2024 (arXiv:2302.0048
 """
 
 from genlab.models.cfm.model import CFM, CFMConfig, CFMWithDensity
-from genlab.models.cfm.pairing import ot_pairing, pair_costs
+from genlab.models.cfm.pairing import ot_pairing
 from genlab.models.cfm.paths import (
     PATHS,
     AffinePath,
@@ -19,4 +19,4 @@ from genlab.models.cfm.source import Source, SourceName, StandardNormal, ToySour
 
 __all__ = ["CFM", "PATHS", "AffinePath", "CFMConfig", "CFMWithDensity", "GaussianOTPath", "LinearPath",
            "PathName", "Source", "SourceName", "StandardNormal", "ToySource", "TrigonometricPath",
-           "build_path", "build_source", "ot_pairing", "pair_costs"]
+           "build_path", "build_source", "ot_pairing"]

@@ -33,7 +33,7 @@ from genlab.models.cfm.paths import PathName, build_path
 from genlab.models.cfm.source import SourceName, build_source
 from genlab.models.registry import MODELS
 from genlab.nets.time import Activation, TimeInput, TimeNetName, build_time_net
-from genlab.ode import Method, solve
+from genlab.ode import Method, solve, velocity_field
 from genlab.ode.likelihood import ode_log_likelihood
 
 
@@ -106,8 +106,9 @@ class CFM(Model):
         self.last_nfe: int | None = None  # velocity evaluations of the latest sample()
 
     # ---------------------------------------------------------------- pieces
-    def velocity(self, t: Tensor | float, x: Tensor) -> Tensor:
-        """v_θ(x, t); t is one number for the batch or a (B,) tensor."""
+    def velocity(self, x: Tensor, t: Tensor) -> Tensor:
+        """v_θ(x, t) for t of shape (B,) (the time nets' signature; `velocity_field` adapts it to
+        the solvers' f(t, x))."""
         return self.net(x, t)
 
     def regression_pairs(self, x1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -124,7 +125,7 @@ class CFM(Model):
     # ---------------------------------------------------------------- protocol
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         xt, t, ut = self.regression_pairs(batch["x"])
-        loss = (self.velocity(t, xt) - ut).square().mean()
+        loss = (self.velocity(xt, t) - ut).square().mean()
         yield Update(("model",), loss, {"loss": loss.detach()})
 
     @torch.no_grad()
@@ -134,7 +135,7 @@ class CFM(Model):
         cfg = self.cfg
         p = next(self.parameters())
         x0 = self.source.sample(n, p)
-        out = solve(self.velocity, x0, 0.0, 1.0, solver or cfg.solver, steps or cfg.steps,
+        out = solve(velocity_field(self.velocity), x0, 0.0, 1.0, solver or cfg.solver, steps or cfg.steps,
                     atol or cfg.atol, rtol or cfg.rtol)
         self.last_nfe = out.nfe
         return out.x, out.nfe
@@ -151,7 +152,7 @@ class CFMWithDensity(CFM):
         """log p_1(x) in nats per example, by the ODE run from the data (t = 1) back to the source
         (t = 0) with the shared `genlab.ode.ode_log_likelihood` (no gradient)."""
         cfg = self.cfg
-        return ode_log_likelihood(lambda xt, t: self.velocity(t, xt), x, t_data=1.0, t_source=0.0,
+        return ode_log_likelihood(self.velocity, x, t_data=1.0, t_source=0.0,
                                   source_log_prob=self.source.log_prob, method=cfg.likelihood_solver,
                                   steps=cfg.steps, atol=cfg.atol, rtol=cfg.rtol,
                                   divergence=divergence or cfg.divergence).log_prob
