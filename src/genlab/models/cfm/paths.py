@@ -34,7 +34,8 @@ PathName = Literal["ot", "icfm", "otcfm", "vp"]
 
 def _per_example(t: Tensor, x: Tensor) -> Tensor:
     """t of shape (B,) reshaped to broadcast against x (B, ...)."""
-    return t.reshape(-1, *([1] * (x.dim() - 1))).to(x.dtype)
+    t = t.reshape(-1, *([1] * (x.dim() - 1)))
+    return t if t.dtype == x.dtype else t.to(x.dtype)
 
 
 class AffinePath:
@@ -90,6 +91,16 @@ class LinearPath(AffinePath):
 
     def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return 1.0 - t, t, -torch.ones_like(t), torch.ones_like(t)
+
+    def sample(self, x0: Tensor, x1: Tensor, t: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        # the same x_t and u_t as the generic rule in three kernels (lerp, add, sub): the training
+        # step of I-CFM / OT-CFM is a few small ops on small nets, so their count shows
+        xt = torch.lerp(x0, x1, _per_example(t, x0))
+        if self.noise > 0:
+            if eps is None:
+                raise ValueError(f"LinearPath with noise {self.noise} needs eps")
+            xt = xt.add(eps, alpha=self.noise)
+        return xt, x1 - x0
 
     def __repr__(self) -> str:
         return f"LinearPath(sigma={self.noise}, ot_pairs={self.ot_pairs})"
