@@ -30,7 +30,7 @@ from genlab.eval.features.train import unit_images
 from genlab.eval.metrics.frechet import FeatureStats, frechet_distance_stats
 from genlab.eval.metrics.kid import kernel_distance
 from genlab.eval.metrics.prdc import prdc
-from genlab.eval.samples import quantize
+from genlab.eval.sample_quality import quantize
 
 OUT = Path(__file__).parent / "results" / "metrics_reference.json"
 

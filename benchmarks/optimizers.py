@@ -38,7 +38,7 @@ from genlab.config import load_config
 from genlab.core.protocol import StepContext
 from genlab.data import BatchStream, load_dataset, pixels_for
 from genlab.eval.evaluate import likelihood_metrics
-from genlab.eval.samples import toy_metrics
+from genlab.eval.sample_quality import toy_metrics
 from genlab.models import build_model
 from genlab.optim import DecoupledWeightDecay, Heun, LayerwiseAdaptation, Lookahead, flat_params
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # also the package version (pyproject.toml reads it from here)
 
 _EXPORTS = {
     "Config": "genlab.config", "load_config": "genlab.config",

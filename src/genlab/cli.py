@@ -104,7 +104,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from genlab.core.output_path import writable_file
     from genlab.core.protocol import Sampler
-    from genlab.eval.samples import draw
+    from genlab.eval.sample_quality import draw
     from genlab.runs import load_run
     from genlab.viz import save_samples
 
@@ -168,9 +168,9 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
     """`genlab eval --real DATASET --fake FOLDER_OR_NPZ`: samples produced by any tool."""
     from genlab.config import DataConfig
     from genlab.data import load_dataset
-    from genlab.data.samples import read_samples
+    from genlab.data.sample_files import read_samples
     from genlab.eval.evaluate import json_safe
-    from genlab.eval.samples import metrics_for_samples
+    from genlab.eval.sample_quality import metrics_for_samples
 
     if not (args.real and args.fake):
         raise ConfigError("evaluating samples needs both --real DATASET and --fake FOLDER_OR_NPZ")

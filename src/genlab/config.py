@@ -23,7 +23,9 @@ import yaml
 from genlab.core.checks import check_int, check_range
 from genlab.core.errors import ConfigError
 from genlab.core.typed import build_dataclass, check_keys, plain
+from genlab.models import MODELS  # importing the families registers them
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
+from genlab.presets import load_preset_dict
 
 
 @dataclass
@@ -114,8 +116,6 @@ class Config:
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Config:
-        from genlab.models import MODELS  # late import: models register themselves on import
-
         raw = dict(raw)
         check_keys(raw, {"model", "data", "optim", "train", "eval"}, "")
         model_raw = dict(raw.get("model") or {})
@@ -154,8 +154,6 @@ class Config:
 
 def load_config(source: str | Path, overrides: list[str] = ()) -> Config:
     """Load a preset name or a YAML path, then apply `a.b.c=value` overrides."""
-    from genlab.presets import load_preset_dict
-
     raw = load_preset_dict(str(source))
     for item in overrides:
         apply_override(raw, item)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from genlab.core.errors import DataError
 from genlab.data.image_folder import read_images
-from genlab.data.samples import read_samples
+from genlab.data.sample_files import read_samples
 
 
 def _png(path, array) -> None:

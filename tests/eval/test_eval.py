@@ -10,7 +10,7 @@ from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.core.errors import DataError
 from genlab.data import load_dataset
-from genlab.data.samples import read_samples
+from genlab.data.sample_files import read_samples
 
 pytestmark = pytest.mark.filterwarnings("ignore:n_fake=", "ignore:Fréchet distance with N=")
 

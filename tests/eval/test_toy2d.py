@@ -9,7 +9,7 @@ from genlab.config import DataConfig
 from genlab.core.errors import ConfigError, DataError
 from genlab.data import load_dataset
 from genlab.eval.metrics import mixture_log_likelihood, mmd_rbf, mode_coverage
-from genlab.eval.samples import toy_metrics
+from genlab.eval.sample_quality import toy_metrics
 
 
 def _mixture(name, n, seed, modes=None, std_scale=1.0):

@@ -1,4 +1,4 @@
-"""Registered optimizers, wrappers and schedules built from typed configs; parameter sets; old configs."""
+"""Registered optimizers, wrappers and schedules built from typed configs; parameter sets."""
 
 import math
 
@@ -151,8 +151,12 @@ def test_cli_overrides_keep_the_flat_keys():
     g = cfg.optim_for("model")
     assert (g.name, g.lr, g.betas, g.schedule, g.warmup_steps) == ("adam", 1e-3, (0.5, 0.9), "cosine", 10)
     assert (g.ema, g.grad_clip, g.wrappers[0].name, g.wrappers[0].options.k) == (0.99, 1.0, "lookahead", 3)
-    # constant + warmup_steps kept its old meaning: a linear warm-up
-    assert load_config("vae-digits", ["optim.default.warmup_steps=7"]).optim_for("x").schedule == "warmup"
+    # a warm-up is a schedule of its own: the constant schedule takes no warmup_steps
+    assert load_config("vae-digits", ["optim.default.schedule=warmup", "optim.default.warmup_steps=7"]
+                       ).optim_for("x").warmup_steps == 7
+    with pytest.raises(ConfigError, match="warmup_steps is not an option of optimizer adam with schedule "
+                                          "constant"):
+        load_config("vae-digits", ["optim.default.warmup_steps=7"])
 
 
 def test_group_with_another_optimizer_does_not_inherit_its_options():
@@ -161,20 +165,6 @@ def test_group_with_another_optimizer_does_not_inherit_its_options():
         "model": {"name": "sgd", "momentum": 0.9}}})
     g = cfg.optim_for("model")
     assert (g.name, g.lr, g.momentum, g.ema) == ("sgd", 0.5, 0.9, 0.9)
-
-
-def test_old_flat_run_config_loads():
-    # what config.yaml of a run folder held before options were typed: every flat key, always
-    old = {"name": "rmsprop", "lr": 5e-5, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0,
-           "momentum": 0.0, "schedule": "constant", "warmup_steps": 0, "knots": None,
-           "min_lr_ratio": 0.0, "grad_clip": None, "ema": None}
-    gen = {**old, "name": "adam", "momentum": 0.9, "schedule": "constant", "warmup_steps": 5, "ema": 0.999}
-    cfg = Config.from_dict({"model": {"name": "vae"}, "optim": {"default": old, "model": gen}})
-    d = cfg.optim["default"]
-    assert (d.name, d.alpha, d.eps, d.schedule) == ("rmsprop", 0.999, 1e-8, "constant")  # alpha was betas[1]
-    m = cfg.optim["model"]  # adam ignored momentum; constant + warm-up meant a linear warm-up
-    assert (m.name, m.betas, m.schedule, m.warmup_steps, m.ema) == ("adam", (0.9, 0.999), "warmup", 5, 0.999)
-    assert Config.from_dict(cfg.to_dict()) == cfg
 
 
 def test_roundtrip_with_wrappers_and_schedule(tmp_path):

@@ -5,6 +5,10 @@ one-line pointer. A checkpoint is written into a temporary folder, flushed to di
 the pointer is replaced atomically last. Killing the process at any moment therefore leaves the
 previous checkpoint and pointer intact. `state.pt` holds only tensors, numbers, strings, lists and
 dicts, so it loads with `torch.load(weights_only=True)`: no pickled code is ever executed.
+
+Every checkpoint records the genlab version that wrote it (`genlab_version` in state.pt); loading
+one written before `FIRST_LOADABLE` (or with no version: genlab 0.1.0) is a one-line ConfigError,
+since its config and weights follow an older layout.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from genlab import __version__
 from genlab.core.errors import ConfigError, DataError
 
+FIRST_LOADABLE = "0.2.0"  # 0.2.0 changed the config layout (GAN options under model.critic.*)
+VERSION_KEY = "genlab_version"
 WEIGHTS, STATE, POINTER = "model.safetensors", "state.pt", "latest"
 STEP_NAME = re.compile(r"step-[0-9]{7,12}")  # the only thing `latest` may name
 _POINTER_MAX = 64  # bytes read from `latest`; a valid pointer is ~20
@@ -92,7 +99,7 @@ def save_checkpoint(ckpt_dir: Path, step: int, weights: dict[str, Tensor], state
     try:
         tmp.mkdir()
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
-        torch.save(state, tmp / STATE)
+        torch.save({**state, VERSION_KEY: __version__}, tmp / STATE)
         for f in (tmp / WEIGHTS, tmp / STATE, tmp):
             _fsync(f)
     except OSError as err:
@@ -159,8 +166,24 @@ def _read_pointer(pointer: Path) -> str | None:
     return name
 
 
+def release(version: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a version string such as "0.2.0" or "0.2.0.dev1"; (0, 0, 0) if none."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return (int(m[1]), int(m[2]), int(m[3] or 0)) if m else (0, 0, 0)
+
+
+def check_version(path: Path, state: Any) -> None:
+    """ConfigError unless checkpoint `path` was written by genlab FIRST_LOADABLE or later."""
+    written = state.get(VERSION_KEY) if isinstance(state, dict) else None
+    if not isinstance(written, str) or release(written) < release(FIRST_LOADABLE):
+        run = path.parent.parent  # RUN/checkpoints/step-N
+        raise ConfigError(f"{run}: run written by genlab {written or '0.1.0'} (before {FIRST_LOADABLE}'s "
+                          "config layout); retrain it")
+
+
 def load_checkpoint(path: Path, device: torch.device | str = "cpu"):
-    """(weights, state) of one checkpoint folder; DataError if it is unreadable."""
+    """(weights, state) of one checkpoint folder; DataError if it is unreadable, ConfigError if an
+    older genlab wrote it (see `check_version`)."""
     try:
         weights = load_file(path / WEIGHTS, device=str(device))
         state = torch.load(path / STATE, map_location=device, weights_only=True)
@@ -169,6 +192,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu"):
                         "refusing to unpickle it") from None
     except Exception as err:  # safetensors/torch raise many types for damaged files
         raise DataError(f"cannot load checkpoint {path}: {err}") from None
+    check_version(path, state)
     return weights, state
 
 

@@ -16,6 +16,12 @@ A model is a plain `nn.Module` subclassing `Model`. The trainer relies on exactl
   critic updates, then a generator update that sees the new critic; a single-loss GAN yields one
   Update naming both groups; a VAE yields one Update.
 
+A model built on finished runs (a VQ-VAE prior on its frozen autoencoder, a reflow on the flow it
+straightens) names them in the classmethod `upstream_runs(config) -> {name: run folder}`; the layer
+that builds models (`genlab.train.build`) loads each run and passes the loaded models as
+`__init__(config, spec, upstream={name: Model})`. A model never loads a run itself, so the model
+families import nothing above them.
+
 Optional hooks: `on_step_end(ctx)` runs once per optimizer step, after every micro-batch and the
 all-reduce (buffer updates such as an EMA codebook; `ctx.all_reduce_mean` keeps buffers equal
 across processes); `extra_state()` / `load_extra_state(state)` carry per-process state (a replay
@@ -126,6 +132,13 @@ class Model(nn.Module):
     """Base class of every genlab model (see the module docstring for the contract)."""
 
     Config: ClassVar[type]
+
+    @classmethod
+    def upstream_runs(cls, config: Any) -> dict[str, str]:
+        """Finished run folders this model is built on, by name; each is loaded (EMA weights where
+        kept) and passed to `__init__` as `upstream={name: Model}`. Only a model that names at least
+        one receives `upstream`. Default: none."""
+        return {}
 
     def param_groups(self) -> dict[str, list[nn.Parameter] | list[dict[str, Any]]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}

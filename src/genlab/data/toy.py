@@ -64,7 +64,8 @@ TOYS = ("8gaussians", "25gaussians", "swissroll", "moons", "rings", "checkerboar
 
 
 def toy_samples(name: str, n: int, seed: int) -> torch.Tensor:
-    """n fresh samples of a toy distribution (float32, shape (n, 2))."""
+    """n fresh samples of a toy distribution (float32, shape (n, 2)); the `cfm` family's toy
+    sources draw from here."""
     return torch.from_numpy(_sample(name, n, seed)[0]).float()
 
 

@@ -2,7 +2,7 @@
 
 Each section runs only if the model has the capability it needs: likelihood metrics for a
 `DensityModel`, sample-based metrics (feature-space FD/KID/PRDC for images, mode coverage and
-MMD for 2-D toys, see `genlab.eval.samples`) for a `Sampler`, a linear probe (`genlab.eval.probe`)
+MMD for 2-D toys, see `genlab.eval.sample_quality`) for a `Sampler`, a linear probe (`genlab.eval.probe`)
 for an `Encoder` on labelled data, whatever its family.
 """
 
@@ -21,7 +21,7 @@ from genlab.data import Dataset, Pixels
 from genlab.eval.features import FeatureNet
 from genlab.eval.metrics.likelihood import bits_per_dim
 from genlab.eval.probe import probe_metrics
-from genlab.eval.samples import (
+from genlab.eval.sample_quality import (
     TOY_SAMPLES,
     default_n_real,
     draw,

@@ -20,9 +20,6 @@ from genlab.core.typed import coerce
 from genlab.optim.registry import OPTIMIZERS, SCHEDULES, WRAPPERS
 
 COMMON = ("name", "lr", "schedule", "wrappers", "grad_clip", "ema")
-# Every key of the flat OptimConfig that run folders saved before options were typed.
-LEGACY_KEYS = frozenset({"name", "lr", "betas", "eps", "weight_decay", "momentum", "schedule",
-                         "warmup_steps", "knots", "min_lr_ratio", "grad_clip", "ema"})
 
 
 @dataclass
@@ -101,33 +98,6 @@ def _entry(registry: Any, name: Any, key: str) -> Any:
         raise ConfigError(f"{key}: {err}") from None
 
 
-def _upgrade_flat(raw: dict[str, Any]) -> None:
-    """Rewrite the pre-registry flat spelling in place.
-
-    `schedule: constant` (or none) with warmup_steps meant a linear warm-up. A whole old dump (every
-    legacy key, no `wrappers`) also carried options its optimizer ignored: drop those, and map
-    rmsprop's alpha, which was read from betas[1].
-    """
-    dump = "wrappers" not in raw and set(raw) >= LEGACY_KEYS
-    if raw.get("schedule", "constant") == "constant" and "warmup_steps" in raw:
-        try:
-            warm = float(raw["warmup_steps"] or 0)
-        except (TypeError, ValueError):
-            warm = 1.0  # let the warmup schedule report the bad value
-        if warm > 0:
-            raw["schedule"] = "warmup"
-        else:
-            del raw["warmup_steps"]
-    if not dump:
-        return
-    opt = _entry(OPTIMIZERS, raw["name"], "optim.name")
-    sched = _entry(SCHEDULES, raw["schedule"], "optim.schedule")
-    if raw["name"] == "rmsprop" and "alpha" not in raw and isinstance(raw["betas"], (list, tuple)):
-        raw["alpha"] = raw["betas"][-1]
-    for key in LEGACY_KEYS - set(COMMON) - set(_fields(opt.options)) - set(_fields(sched.options)):
-        raw.pop(key, None)
-
-
 def inherit(default_raw: dict[str, Any], group_raw: dict[str, Any]) -> dict[str, Any]:
     """A group's raw mapping on top of the default's; a different optimizer (schedule) in the group
     drops the default's options of the other optimizer (schedule) instead of inheriting them."""
@@ -159,7 +129,6 @@ def optim_from_dict(raw: dict[str, Any], prefix: str = "optim.default.") -> Opti
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.')} must be a mapping of optimizer options, got {raw!r}")
     raw = dict(raw)
-    _upgrade_flat(raw)
     name, schedule = str(raw.pop("name", "adam")), str(raw.pop("schedule", "constant"))
     opt = _entry(OPTIMIZERS, name, prefix + "name")
     sched = _entry(SCHEDULES, schedule, prefix + "schedule")

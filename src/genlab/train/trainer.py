@@ -37,8 +37,8 @@ from genlab.core.errors import ConfigError, NonFiniteLossError, TrainingInterrup
 from genlab.core.protocol import Batch, Model, StepContext, Update
 from genlab.core.rng import rng_state, set_rng_state
 from genlab.data import BatchStream, Dataset, load_dataset, pixels_for
-from genlab.models import build_model
 from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_closure
+from genlab.train.build import build
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
 from genlab.train.runlock import RunLock
@@ -131,7 +131,7 @@ class Trainer:
         self.dataset = dataset if dataset is not None else load_dataset(cfg.data, seed=t.seed)
         self.pixels = pixels_for(self.dataset, cfg.data)
         torch.manual_seed(t.seed)  # identical initial weights on every rank
-        self.model: Model = build_model(cfg.model.name, cfg.model.params, self.dataset.spec).to(self.device)
+        self.model: Model = build(cfg.model, self.dataset.spec).to(self.device)
         self.dist.broadcast_module(self.model)
         if t.channels_last:  # 4-D weights in NHWC order; image batches follow in _train_step
             self.model.to(memory_format=torch.channels_last)

@@ -13,12 +13,13 @@ import torch
 import yaml
 
 from genlab.cli import main
-from genlab.config import load_config
+from genlab.config import ModelSpec, load_config
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import DataSpec, Sampler, StepContext
 from genlab.eval.evaluate import likelihood_metrics
 from genlab.models.vqvae import VQVAE, VQVAEPrior
 from genlab.runs import load_run
+from genlab.train.build import build
 
 ROOT = Path(__file__).resolve().parents[3]
 FAST = ["train.device=cpu", "train.progress=false", "train.log_every=1", "data.batch_size=16",
@@ -92,8 +93,32 @@ def test_two_stages_train_and_evaluate_end_to_end(tmp_path):
 
 def test_prior_refuses_a_run_of_another_model(tmp_path):
     assert main(["train", "vae-digits", "--out", str(tmp_path / "vae"), *FAST, "train.steps=1"]) == 0
+    cfg = VQVAEPrior.Config(run=str(tmp_path / "vae"))
+    assert VQVAEPrior.upstream_runs(cfg) == {"first_stage": str(tmp_path / "vae")}
     with pytest.raises(ConfigError, match="not a vqvae run"):
-        VQVAEPrior(VQVAEPrior.Config(run=str(tmp_path / "vae")), SPEC)
+        build(ModelSpec("vqvae-prior", cfg), SPEC)
+    with pytest.raises(ConfigError, match="passed in by the model builder"):
+        VQVAEPrior(cfg, SPEC)  # a model never loads a run itself
+    with pytest.raises(ConfigError, match=r"builds on run .*missing \(first_stage\): .* does not exist"):
+        build(ModelSpec("vqvae-prior", VQVAEPrior.Config(run=str(tmp_path / "missing"))), SPEC)
+
+
+def test_the_builder_passes_the_first_stage_in_and_keeps_the_callers_seed(tmp_path):
+    assert main(["train", "vqvae-digits", "--out", str(tmp_path / "vq"), *FAST, "train.steps=1",
+                 "model.hidden=8", "model.codes=8", "model.dim=4", "model.res_blocks=1"]) == 0
+    cfg = ModelSpec("vqvae-prior", VQVAEPrior.Config(run=str(tmp_path / "vq"), hidden=8, layers=1))
+    built = {}
+    for seed in (5, 5, 6):
+        torch.manual_seed(seed)
+        built.setdefault(seed, []).append(build(cfg, SPEC).prior.state_dict())
+    # the upstream load reseeds only a forked generator: the prior's weights follow the caller's seed
+    (a, b), (c,) = built[5], built[6]
+    assert all(torch.equal(v, b[k]) for k, v in a.items())
+    assert not all(torch.equal(v, c[k]) for k, v in a.items())
+    model = build(cfg, SPEC)
+    frozen = load_run(tmp_path / "vq", "cpu").model.state_dict()
+    assert all(torch.equal(v, frozen[k]) for k, v in model.first_stage.state_dict().items())
+    assert not any(p.requires_grad for p in model.first_stage.parameters())
 
 
 SCRIPT = """

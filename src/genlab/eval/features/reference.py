@@ -38,13 +38,6 @@ def _fingerprint(x: Tensor) -> str:
     return hashlib.sha256(x.contiguous().numpy().tobytes()).hexdigest()[:12]
 
 
-def reference_images(dataset: Dataset, split: str, n: int | None = None) -> Tensor:
-    """The first n stored images of a split as floats in [0, 1] (all when n is None)."""
-    choice(split, SPLITS, "reference split")
-    x = dataset.test if split == "test" else dataset.train
-    return unit_images(x[:n] if n else x, dataset.levels)
-
-
 def reference(net: FeatureNet, dataset: Dataset, split: str = "test", n: int | None = None,
               use_cache: bool = True) -> Reference:
     """Features and statistics of the first n images of a split, from the cache when possible."""

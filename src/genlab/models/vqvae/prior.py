@@ -3,10 +3,11 @@
 arXiv:1711.00937, sec. 3.3: after the autoencoder is trained, an autoregressive model is fitted to
 the code grids k(x) of the training data; sampling draws a grid from it and decodes it.
 
-The first stage comes from a finished `vqvae` run folder (`run`), loaded with
-`genlab.models.saved.load_saved_model`, the loader behind `genlab.runs.load_run` (EMA weights where
-kept), and frozen: it is kept in eval mode and none of its parameters is trained. Its weights are
-saved in this model's checkpoints too, but rebuilding this model reads `run` again.
+The first stage comes from a finished `vqvae` run folder (`run`): the model names it in
+`upstream_runs`, and the layer that builds models (`genlab.train.build`) loads it (EMA weights where
+kept) and passes it in as `upstream["first_stage"]`, as pythae's `PixelCNNSampler(model)` receives
+its VQ-VAE. It is frozen: kept in eval mode, none of its parameters trained. Its weights are saved in
+this model's checkpoints too, but rebuilding this model loads `run` again.
 Without `run`, `first_stage` builds an untrained VQ-VAE (tests only: its codes mean nothing).
 
 Likelihood (nats, model inputs; `genlab.eval.metrics.bits_per_dim` adds the pixel correction):
@@ -19,7 +20,7 @@ which is the ELBO of the posterior q(k|x) = delta(k - k*) (its entropy is zero).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,6 @@ from genlab.core.checks import check_int
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.registry import MODELS
-from genlab.models.saved import load_saved_model
 from genlab.models.vqvae.model import VQVAE
 from genlab.models.vqvae.pixelcnn import PixelCNN
 
@@ -43,7 +43,6 @@ class VQVAEPrior(Model):
     class Config:
         run: str = ""  # the finished `vqvae` run folder (stored absolute)
         first_stage: VQVAE.Config | None = None  # without `run`: an untrained VQ-VAE (tests only)
-        use_ema: bool = True  # load the first stage's EMA weights where its run kept them
         hidden: int = 64
         layers: int = 4  # masked residual blocks after the first (mask A) conv
         kernel: int = 5  # first conv's kernel size (odd)
@@ -60,11 +59,25 @@ class VQVAEPrior(Model):
             if self.kernel % 2 == 0:
                 raise ConfigError(f"model.kernel must be odd, got {self.kernel}")
 
-    def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...]):
+    @classmethod
+    def upstream_runs(cls, config: Config) -> dict[str, str]:
+        return {"first_stage": config.run} if config.run else {}
+
+    def __init__(self, cfg: Config, spec: DataSpec | tuple[int, ...],
+                 upstream: Mapping[str, Model] | None = None):
         spec = DataSpec.coerce(spec)
         super().__init__()
         self.cfg = cfg
-        self.first_stage = load_first_stage(cfg.run, cfg.use_ema) if cfg.run else VQVAE(cfg.first_stage, spec)
+        if cfg.run:
+            first = (upstream or {}).get("first_stage")
+            if first is None:
+                raise ConfigError(f"model.run={cfg.run}: the first stage is passed in by the model builder "
+                                  "(genlab.train.build.build), not loaded here")
+            if not isinstance(first, VQVAE):
+                raise ConfigError(f"model.run={cfg.run} holds a {type(first).__name__} run, not a vqvae run")
+            self.first_stage = first
+        else:
+            self.first_stage = VQVAE(cfg.first_stage, spec)
         if self.first_stage.shape != tuple(spec.shape):
             raise ConfigError(f"the VQ-VAE of {cfg.run} models examples of shape {self.first_stage.shape}, "
                               f"this data set has {tuple(spec.shape)}")
@@ -100,11 +113,3 @@ class VQVAEPrior(Model):
         out = self.first_stage.decode_codes(grid)
         return {"elbo": self.prior.log_prob(grid) + self.first_stage.log_px_given_codes(x, out)}
 
-
-def load_first_stage(run: str, use_ema: bool) -> VQVAE:
-    """The VQ-VAE of a finished run folder, on the CPU (the trainer moves it with this model)."""
-    with torch.random.fork_rng(devices=[]):  # the loader seeds the global generator; keep ours
-        model = load_saved_model(run, "cpu", use_ema).model
-    if not isinstance(model, VQVAE):
-        raise ConfigError(f"model.run={run} holds a {type(model).__name__} run, not a vqvae run")
-    return model

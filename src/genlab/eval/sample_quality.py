@@ -1,4 +1,4 @@
-"""Sample-based metrics of a dataset: which apply, and computing them with their provenance.
+"""Sample quality against a dataset: which metrics apply, and computing them with their provenance.
 
 * Image datasets with a genlab feature network (shipped or trained with `genlab features train`):
   Fréchet distance, KID and precision/recall/density/coverage in that network's 128-d features,
