@@ -13,7 +13,7 @@ from genlab.core.assignment import optimal_pairing
 from genlab.core.errors import DataError
 from genlab.data import load_dataset
 from genlab.eval.metrics import wasserstein2
-from genlab.eval.samples import toy_metrics
+from genlab.eval.sample_quality import toy_metrics
 
 
 def test_matches_pot_exact_emd():

@@ -19,17 +19,20 @@ estimate, named so in the result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from genlab.core.checks import check_int, check_range
+from genlab.core.errors import ConfigError
 from genlab.core.protocol import Batch, DataSpec, Model, StepContext, Update
 from genlab.models.cfm.pairing import ot_pairing
 from genlab.models.cfm.paths import PathName, build_path
+from genlab.models.cfm.reflow import check_teacher
 from genlab.models.cfm.source import SourceName, build_source
 from genlab.models.registry import MODELS
 from genlab.nets.time import Activation, TimeInput, TimeNetName, build_time_net
@@ -60,8 +63,17 @@ class CFMConfig:
     # likelihood (needs a source with a density)
     divergence: Literal["exact", "hutchinson"] = "exact"
     likelihood_solver: Method = "dopri5"
+    # reflow (Liu et al. 2023): a finished cfm run whose ODE pairs (z, x̂ = ODE(z)) replace the data
+    run: str | None = None
+    teacher_solver: Method | None = None  # the teacher's ODE while training; null: its own solver
+    teacher_steps: int | None = None  # null: the teacher's own steps
+    init_from_teacher: bool = True  # start from the teacher's weights (same net options needed)
 
     def __post_init__(self) -> None:
+        if self.run:
+            self.run = str(Path(self.run).expanduser().resolve())
+        if self.teacher_steps is not None:
+            check_int("model.teacher_steps", self.teacher_steps, 1)
         check_range("model.sigma", self.sigma, 0.0)
         for name in ("hidden", "depth", "steps"):
             check_int(f"model.{name}", getattr(self, name), 1)
@@ -82,7 +94,8 @@ def _net_options(cfg: CFMConfig) -> dict[str, dict[str, Any]]:
 @MODELS.register("cfm")
 class CFM(Model):
     """Velocity net `net` (parameter group "model"); `Sampler` always, `DensityModel` when the
-    source has a density (`CFM(...)` then builds a `CFMWithDensity`)."""
+    source has a density (`CFM(...)` then builds a `CFMWithDensity`). With `model.run` set, a
+    reflow of that run's model (`teacher`, frozen; see `genlab.models.cfm.reflow`)."""
 
     Config = CFMConfig
     default_ema: ClassVar[float] = 0.999  # EMA weights for sampling/eval unless optim.<group>.ema says
@@ -95,7 +108,12 @@ class CFM(Model):
             cls = CFMWithDensity
         return super().__new__(cls)
 
-    def __init__(self, cfg: CFMConfig, spec: DataSpec | tuple[int, ...]):
+    @classmethod
+    def upstream_runs(cls, config: CFMConfig) -> dict[str, str]:
+        return {"teacher": config.run} if config.run else {}
+
+    def __init__(self, cfg: CFMConfig, spec: DataSpec | tuple[int, ...],
+                 upstream: Mapping[str, Model] | None = None):
         spec = DataSpec.coerce(spec)
         super().__init__()
         self.cfg, self.shape = cfg, tuple(spec.shape)
@@ -104,6 +122,15 @@ class CFM(Model):
         name = cfg.net if cfg.net != "auto" else ("unet" if spec.is_image else "mlp")
         self.net: nn.Module = build_time_net(name, spec, **_net_options(cfg)[name])
         self.last_nfe: int | None = None  # velocity evaluations of the latest sample()
+        self.teacher: CFM | None = None
+        if cfg.run:
+            self.teacher = check_teacher(cfg, spec, (upstream or {}).get("teacher"), CFM)
+            if cfg.init_from_teacher:
+                try:
+                    self.net.load_state_dict(self.teacher.net.state_dict())
+                except RuntimeError:
+                    raise ConfigError(f"model.init_from_teacher: the net options differ from the teacher "
+                                      f"{cfg.run}'s; use the same or set model.init_from_teacher=false") from None
 
     # ---------------------------------------------------------------- pieces
     def velocity(self, x: Tensor, t: Tensor) -> Tensor:
@@ -111,11 +138,30 @@ class CFM(Model):
         the solvers' f(t, x))."""
         return self.net(x, t)
 
+    def train(self, mode: bool = True) -> CFM:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # frozen: never in training mode
+        return self
+
+    def transport(self, x0: Tensor, solver: Method | None = None, steps: int | None = None,
+                  atol: float | None = None, rtol: float | None = None) -> tuple[Tensor, int]:
+        """x0 (at t = 0) carried to t = 1 by the learned ODE, and the NFE; options default to the
+        config's. No gradient."""
+        cfg = self.cfg
+        with torch.no_grad():
+            out = solve(velocity_field(self.velocity), x0, 0.0, 1.0, solver or cfg.solver,
+                        steps or cfg.steps, atol or cfg.atol, rtol or cfg.rtol)
+        return out.x, out.nfe
+
     def regression_pairs(self, x1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(x_t, t, u_t) for a data batch x1: draws sources, OT-pairs them for otcfm, draws t and
-        the path noise (in this order, all from torch's global generator)."""
+        """(x_t, t, u_t) for a data batch x1: draws sources, OT-pairs them for otcfm (or, for a
+        reflow, replaces x1 by the teacher's ODE image of the sources), draws t and the path noise
+        (in this order, all from torch's global generator)."""
         x0 = self.source.sample(len(x1), x1)
-        if self.path.ot_pairs:
+        if self.teacher is not None:
+            x1 = self.teacher.transport(x0, self.cfg.teacher_solver, self.cfg.teacher_steps)[0]
+        elif self.path.ot_pairs:
             x1 = x1[ot_pairing(x0, x1)]
         t = torch.rand(len(x1), device=x1.device, dtype=x1.dtype)
         eps = torch.randn_like(x1) if self.path.noise > 0 else None
@@ -132,13 +178,9 @@ class CFM(Model):
     def sample_with_nfe(self, n: int, solver: Method | None = None, steps: int | None = None,
                         atol: float | None = None, rtol: float | None = None) -> tuple[Tensor, int]:
         """n samples and the number of velocity evaluations; options default to the config's."""
-        cfg = self.cfg
-        p = next(self.parameters())
-        x0 = self.source.sample(n, p)
-        out = solve(velocity_field(self.velocity), x0, 0.0, 1.0, solver or cfg.solver, steps or cfg.steps,
-                    atol or cfg.atol, rtol or cfg.rtol)
-        self.last_nfe = out.nfe
-        return out.x, out.nfe
+        x0 = self.source.sample(n, next(self.net.parameters()))
+        x, self.last_nfe = self.transport(x0, solver, steps, atol, rtol)
+        return x, self.last_nfe
 
     def sample(self, n: int) -> Tensor:
         """n samples by the configured solver; the NFE is kept in `last_nfe`."""
