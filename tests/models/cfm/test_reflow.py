@@ -44,7 +44,8 @@ def test_reflow_trains_on_the_teachers_pairs(teacher_dir, tmp_path):
     for k, v in model.teacher.state_dict().items():
         assert torch.equal(v, teacher_weights[k]), k  # frozen
     assert not model.teacher.training and all(not p.requires_grad for p in model.teacher.parameters())
-    assert any(not torch.equal(v, model.teacher.net.state_dict()[k]) for k, v in model.net.state_dict().items())
+    teacher_net = model.teacher.net.state_dict()
+    assert any(not torch.equal(v, teacher_net[k]) for k, v in model.net.state_dict().items())
     # the regression targets: x1 = teacher ODE(x0), u = x1 - x0 on the straight line
     torch.manual_seed(5)
     xt, t, ut = model.regression_pairs(torch.zeros(8, 2))

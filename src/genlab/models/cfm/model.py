@@ -129,8 +129,9 @@ class CFM(Model):
                 try:
                     self.net.load_state_dict(self.teacher.net.state_dict())
                 except RuntimeError:
-                    raise ConfigError(f"model.init_from_teacher: the net options differ from the teacher "
-                                      f"{cfg.run}'s; use the same or set model.init_from_teacher=false") from None
+                    raise ConfigError(f"model.init_from_teacher: the net options differ from those of "
+                                      f"the teacher {cfg.run}; use the same, or set "
+                                      "model.init_from_teacher=false") from None
 
     # ---------------------------------------------------------------- pieces
     def velocity(self, x: Tensor, t: Tensor) -> Tensor:
