@@ -14,7 +14,12 @@ source has a density (N(0, I), Gaussian-mixture toys) the model is a `DensityMod
 instantaneous change of variables (Chen et al. 2018, arXiv:1806.07366) gives
 log p_1(x) = log p_0(x(0)) − ∫_0^1 ∇·v_θ(x(t), t) dt along the ODE run backwards from x(1) = x,
 computed by the shared `genlab.ode.ode_log_likelihood` with the exact divergence or Hutchinson's
-estimate, named so in the result.
+estimate, named so in the result. With path noise σ > 0 (icfm / otcfm / vp) the path's marginal at
+t = 0 is the source smoothed by N(0, σ² I), not the source itself; sampling starts from the source
+(as torchcfm does), and the likelihood uses the source's density, exact only for σ = 0 (and for
+the `ot` path, whose t = 0 end carries no extra noise).
+
+Reflow (`model.run`, Liu et al. 2023, arXiv:2209.03003): see `genlab.models.cfm.reflow`.
 """
 
 from __future__ import annotations
