@@ -35,6 +35,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
                  "critic_hidden": 8, "critic_depth": 1}, (IMAGE,)),
     "aae": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
     "ali": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
+    "cfm": ({"hidden": 8, "depth": 1, "mults": (1,), "attention": False, "solver": "euler", "steps": 2,
+             "likelihood_solver": "euler"}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]

@@ -64,6 +64,17 @@ def _sample(name: str, n: int, seed: int) -> tuple[np.ndarray, dict]:
 TOYS = ("8gaussians", "25gaussians", "swissroll", "moons", "rings", "checkerboard")
 
 
+def toy_samples(name: str, n: int, seed: int) -> torch.Tensor:
+    """n fresh samples of a toy distribution (float32, shape (n, 2)); the `cfm` family's toy
+    sources draw from here."""
+    return torch.from_numpy(_sample(name, n, seed)[0]).float()
+
+
+def toy_mixture(name: str) -> tuple[np.ndarray, float] | None:
+    """(centres (K, 2), std) of a Gaussian-mixture toy (equal weights), None for the other toys."""
+    return {"8gaussians": _gaussians8, "25gaussians": _gaussians25}.get(name, lambda: None)()
+
+
 def _register(name: str) -> None:
     @DATASETS.register(name)
     def load(n_samples: int = 20000, test_fraction: float = 0.2, seed: int = 0, **_) -> Dataset:

@@ -4,6 +4,7 @@ from genlab.core.protocol import DataSpec, DensityModel, Encoder, Model, Sampler
 from genlab.models import (  # noqa: F401  (each registers its models)
     aae,
     ali,
+    cfm,
     classifier,
     ebm,
     flow,
