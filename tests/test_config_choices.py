@@ -87,7 +87,7 @@ def test_every_model_has_cases():
     assert {"vae", "glow", "ebm", "vqvae", "vqvae-prior", "infomax", "multitask"} <= covered
 
 
-FREE_TEXT = {("vqvae-prior", "run")}  # str fields that are not choices (a run folder)
+FREE_TEXT = {("vqvae-prior", "run"), ("cfm", "run")}  # str fields that are not choices (a run folder)
 
 
 def test_converted_models_have_no_plain_string_choices():
