@@ -5,6 +5,7 @@ from genlab.models import (  # noqa: F401  (each registers its models)
     aae,
     ali,
     classifier,
+    diffusion,
     ebm,
     flow,
     gan,
