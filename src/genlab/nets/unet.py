@@ -67,13 +67,14 @@ class UNet(nn.Module):
     """forward(x (B, C, H, W), t (B,) or ()) -> (B, C, H, W); see the module docstring.
 
     `time_dim` (default 4 * base, as DDPM) is the width of the time MLP whose output every
-    residual block projects and adds; `time` picks the embedding of t (`TimeEmbedding`). Every
+    residual block projects and adds; `time` and `time_scale` pick the embedding of t
+    (`TimeEmbedding`'s kind and scale). Every
     width base * m must be divisible by `groups` (GroupNorm).
     """
 
     def __init__(self, channels: int, base: int = 32, mults: Sequence[int] = (1, 2), blocks: int = 1,
                  attention: bool = True, groups: int = 8, time_dim: int | None = None,
-                 time: TimeKind = "sinusoidal", dropout: float = 0.0):
+                 time: TimeKind = "sinusoidal", time_scale: float | None = None, dropout: float = 0.0):
         super().__init__()
         check_int("unet channels", channels, 1)
         check_int("unet base", base, 1)
@@ -89,8 +90,8 @@ class UNet(nn.Module):
         check_int("unet time_dim", time_dim, 1)
         emb_dim = 2 * math.ceil(base / 2)
         self.channels = channels
-        self.time_mlp = nn.Sequential(TimeEmbedding(emb_dim, time), nn.Linear(emb_dim, time_dim), nn.SiLU(),
-                                      nn.Linear(time_dim, time_dim))
+        self.time_mlp = nn.Sequential(TimeEmbedding(emb_dim, time, time_scale), nn.Linear(emb_dim, time_dim),
+                                      nn.SiLU(), nn.Linear(time_dim, time_dim))
         self.conv_in = nn.Conv2d(channels, base, 3, padding=1)
 
         skips = [base]

@@ -11,6 +11,7 @@ from genlab.eval.metrics.kid import kernel_distance, polynomial_mmd2
 from genlab.eval.metrics.likelihood import bits_per_dim
 from genlab.eval.metrics.prdc import knn_radii, prdc
 from genlab.eval.metrics.toy2d import mixture_log_likelihood, mmd_rbf, mode_coverage
+from genlab.eval.metrics.wasserstein import wasserstein2
 
 __all__ = [
     "FeatureStats",
@@ -26,4 +27,5 @@ __all__ = [
     "mode_coverage",
     "polynomial_mmd2",
     "prdc",
+    "wasserstein2",
 ]
