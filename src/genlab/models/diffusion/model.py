@@ -39,7 +39,7 @@ from genlab.models.diffusion.samplers import SamplerKind, VarianceKind, sample_d
 from genlab.models.diffusion.schedules import NoiseSchedule, ScheduleKind
 from genlab.models.registry import MODELS
 from genlab.nets.time import Activation, TimeInput, TimeNetName, build_time_net
-from genlab.ode import Method
+from genlab.ode import Method, ode_log_likelihood
 
 Likelihood = Literal["bound", "ode"]
 SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim}
@@ -207,8 +207,6 @@ class Diffusion(Model):
 
     def ode_log_likelihood(self, x: Tensor) -> Tensor:
         """log p(x) of the probability-flow ODE from τ_0 to 1 (`genlab.models.diffusion.pf_ode`)."""
-        from genlab.ode.likelihood import ode_log_likelihood
-
         cfg = self.cfg
         t0 = cfg.ode_t0 if cfg.ode_t0 is not None else 1.0 / cfg.timesteps
         result = ode_log_likelihood(probability_flow(self.eps_at, self.schedule), x, t_data=t0, t_source=1.0,
