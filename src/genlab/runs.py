@@ -10,6 +10,7 @@ can be sampled on a machine without the data.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,10 +62,11 @@ class Run:
 
 
 def load_run(run_dir: str | Path, device: str = "auto", use_ema: bool = True,
-             data_dir: str | None = None) -> Run:
+             data_dir: str | None = None, overrides: Sequence[str] = ()) -> Run:
     """The model of `run_dir`'s latest checkpoint (EMA weights where kept, rank 0's extra state such
     as a replay buffer), in eval mode; `data_dir` overrides where the dataset is looked for when it
-    is needed. See `genlab.models.saved.load_saved_model`."""
-    saved = load_saved_model(run_dir, resolve_device(device), use_ema, data_dir)
+    is needed; `overrides` (`model.KEY=VALUE`) set the model's runtime options (e.g. a diffusion
+    model's sampler). See `genlab.models.saved.load_saved_model`."""
+    saved = load_saved_model(run_dir, resolve_device(device), use_ema, data_dir, overrides)
     return Run(saved.model, saved.cfg, saved.pixels, saved.checkpoint, saved.ema_weights, data_dir,
                saved.dataset)

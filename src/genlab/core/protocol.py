@@ -126,6 +126,9 @@ class Model(nn.Module):
     """Base class of every genlab model (see the module docstring for the contract)."""
 
     Config: ClassVar[type]
+    # Config fields that change how a trained model samples or is evaluated but no weights (a
+    # sampler, its number of steps): `genlab sample/eval RUN model.KEY=VALUE` may set these only.
+    runtime_options: ClassVar[tuple[str, ...]] = ()
 
     def param_groups(self) -> dict[str, list[nn.Parameter] | list[dict[str, Any]]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}

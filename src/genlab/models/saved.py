@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from genlab.config import Config
+from genlab.config import Config, apply_override
 from genlab.core.checkpoint import check_weights_fit, latest_checkpoint, load_checkpoint
 from genlab.core.errors import ConfigError
 from genlab.core.protocol import DataSpec, Model
@@ -37,11 +38,13 @@ class SavedModel:
 
 
 def load_saved_model(run_dir: str | Path, device: torch.device | str = "cpu", use_ema: bool = True,
-                     data_dir: str | None = None) -> SavedModel:
+                     data_dir: str | None = None, overrides: Sequence[str] = ()) -> SavedModel:
     """The model of `run_dir`'s latest checkpoint on `device`, in eval mode: EMA weights where kept
     (and `use_ema`), rank 0's extra state (e.g. an EBM's replay buffer). Seeds the global generator
     with the run's seed before building, as the trainer does. `data_dir` is where the data is
-    looked for when an old checkpoint needs it."""
+    looked for when an old checkpoint needs it. `overrides` (`model.KEY=VALUE`) change the model's
+    runtime options, the config fields its class lists in `runtime_options` (a sampler, a number of
+    sampling steps: fields that change no weights); any other key is a ConfigError."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} does not exist")
@@ -49,7 +52,10 @@ def load_saved_model(run_dir: str | Path, device: torch.device | str = "cpu", us
     if path is None:
         raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
     weights, state = load_checkpoint(path, device)
-    cfg = Config.from_dict(json.loads(state["config"]))
+    raw_cfg = json.loads(state["config"])
+    if overrides:
+        _apply_runtime_overrides(raw_cfg, overrides)
+    cfg = Config.from_dict(raw_cfg)
     dataset = None
     if state.get("data_spec") and "pixels" in state:
         raw = json.loads(state["data_spec"])
@@ -73,6 +79,21 @@ def load_saved_model(run_dir: str | Path, device: torch.device | str = "cpu", us
                     p.copy_(s)
     model.eval()
     return SavedModel(model, cfg, pixels, path, applied, dataset)
+
+
+def _apply_runtime_overrides(raw: dict, overrides: Sequence[str]) -> None:
+    from genlab.models.registry import MODELS
+
+    name = raw["model"]["name"]
+    allowed = tuple(getattr(MODELS.get(name), "runtime_options", ()))
+    for item in overrides:
+        key = item.partition("=")[0]
+        section, _, field = key.partition(".")
+        if section != "model" or field not in allowed:
+            options = ", ".join(f"model.{k}" for k in allowed) or "none"
+            raise ConfigError(f"{key} cannot be changed for a trained run; runtime options of model {name}: "
+                              f"{options}")
+        apply_override(raw, item)
 
 
 __all__ = ["SavedModel", "load_saved_model"]

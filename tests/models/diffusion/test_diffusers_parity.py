@@ -51,7 +51,8 @@ def eps_net(schedule):
 
     def net(x, t):
         tau = (t.float() / 1000)[:, None]
-        return optimal_eps(x, schedule.alpha_bar[t - 1]) + 0.1 * mlp(torch.cat([x.float(), tau], 1)).to(x.dtype)
+        noise = mlp(torch.cat([x.float(), tau], 1)).to(x.dtype)
+        return optimal_eps(x, schedule.alpha_bar[t - 1]) + 0.1 * noise
     return net
 
 

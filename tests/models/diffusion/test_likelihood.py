@@ -19,9 +19,9 @@ def test_probability_flow_log_likelihood_equals_gaussian_log_density(kind):
     """The exact score of the continuous VP marginals N(√ᾱ(τ) μ, ᾱ(τ) Σ + (1 - ᾱ(τ)) I) in the ODE,
     with the exact τ = 1 marginal as source density: log p(x) must equal the closed form at τ_0.
     Tolerance 5e-4 nats: dopri5 at rtol = atol = 1e-8 on a smooth field (β(τ) is continuous);
-    measured up to 1.1e-4 on points 1.5 standard deviations out; the τ_0 = 1e-5 shift from log N(x; μ, Σ) itself is up to 1.2e-4 nats on
-    these points (1e-3 allowed). The
-    model's N(0, I) prior differs from that marginal (ᾱ(1) = 4e-5 linear: 0.0063 μ in the mean,
+    measured up to 1.1e-4 on points 1.5 standard deviations out; the τ_0 = 1e-5 shift from
+    log N(x; μ, Σ) itself is up to 1.2e-4 nats on these points (1e-3 allowed). The model's N(0, I)
+    prior differs from that marginal (ᾱ(1) = 4e-5 linear: 0.0063 μ in the mean,
     up to 0.03 nats), and by exactly that much at the flow's end point."""
     schedule = NoiseSchedule.build(kind, 1000)
     torch.manual_seed(0)
@@ -110,8 +110,9 @@ def test_densities_of_a_random_model_integrate_to_at_most_one_and_one():
     for variance in ("beta", "posterior"):
         model = random_model(("bound",), variance=variance)
         torch.manual_seed(1)
-        elbo = torch.stack([torch.cat([model.likelihood_estimates(chunk)["elbo"] for chunk in points.split(4096)])
-                            for _ in range(8)]).mean(0)
+        draws = [torch.cat([model.likelihood_estimates(chunk)["elbo"] for chunk in points.split(4096)])
+                 for _ in range(8)]
+        elbo = torch.stack(draws).mean(0)
         bound_mass = (elbo.exp() * cell).sum().item()
         assert bound_mass <= 1.0, (variance, bound_mass)
         assert bound_mass > 0.3, (variance, bound_mass)  # a bound, but not a vacuous one

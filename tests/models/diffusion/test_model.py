@@ -99,3 +99,24 @@ def test_bad_options_fail_with_one_line(override, message):
 def test_presets_load(preset):
     cfg = load_config(preset)
     assert cfg.model.name == "diffusion" and cfg.optim["default"].ema is not None
+
+
+def test_sample_and_eval_take_runtime_options(tmp_path, capsys):
+    from genlab.cli import main
+
+    Trainer(tiny(3, likelihoods=["bound"], bound_terms=5), tmp_path / "run").fit()
+    assert main(["sample", str(tmp_path / "run"), "-n", "4", "-o", str(tmp_path / "s.png"),
+                 "model.sampler=ddim", "model.sample_steps=7"]) == 0
+    assert main(["eval", str(tmp_path / "run"), "--n-test", "8", "--n-samples", "50", "model.sampler=ddim",
+                 "model.sample_steps=5", "model.bound_terms=3"]) == 0
+    out = json_load(tmp_path / "run" / "eval.json")
+    assert out["runtime_overrides"] == ["model.sampler=ddim", "model.sample_steps=5", "model.bound_terms=3"]
+    assert "elbo_3_of_49_terms_nats" in out["likelihood"]
+    assert main(["sample", str(tmp_path / "run"), "-o", str(tmp_path / "t.png"), "model.hidden=4"]) == 2
+    assert "cannot be changed for a trained run" in capsys.readouterr().err
+
+
+def json_load(path):
+    import json
+
+    return json.loads(path.read_text())

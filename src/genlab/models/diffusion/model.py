@@ -170,7 +170,8 @@ class Diffusion(Model):
     def train_step(self, batch: Batch, ctx: StepContext) -> Iterator[Update]:
         x0 = batch["x"]
         if tuple(x0.shape[1:]) != self.shape:
-            raise ValueError(f"diffusion model built for examples of shape {self.shape}, got {tuple(x0.shape)}")
+            raise ValueError(f"diffusion model built for examples of shape {self.shape}, "
+                             f"got {tuple(x0.shape)}")
         t = torch.randint(1, self.cfg.timesteps + 1, (len(x0),), device=x0.device)
         eps = torch.randn_like(x0)
         ab = self.schedule.at("alpha_bar", t, x0)

@@ -67,7 +67,8 @@ class NoiseSchedule(nn.Module):
         alpha_bar_prev = torch.cat([alpha_bar.new_ones(1), alpha_bar[:-1]])
         knots = torch.cat([betas.new_zeros(1), alpha_bar.log()])
         for name, value in (
-            ("betas", betas), ("alphas", alphas), ("alpha_bar", alpha_bar), ("alpha_bar_prev", alpha_bar_prev),
+            ("betas", betas), ("alphas", alphas), ("alpha_bar", alpha_bar),
+            ("alpha_bar_prev", alpha_bar_prev),
             ("posterior_variance", betas * (1 - alpha_bar_prev) / (1 - alpha_bar)),
             # log ᾱ at τ = k/T, k = 0..T, and its slopes there: the continuous-time extension
             ("log_alpha_bar_knots", knots), ("log_alpha_bar_slopes", _monotone_slopes(knots)),
@@ -109,7 +110,8 @@ class NoiseSchedule(nn.Module):
         m0, m1 = self.log_alpha_bar_slopes[k] / T, self.log_alpha_bar_slopes[k + 1] / T  # per unit s
         s2, s3 = s * s, s * s * s
         value = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * m1
-        slope = (6 * s2 - 6 * s) * y0 + (3 * s2 - 4 * s + 1) * m0 + (6 * s - 6 * s2) * y1 + (3 * s2 - 2 * s) * m1
+        slope = ((6 * s2 - 6 * s) * y0 + (3 * s2 - 4 * s + 1) * m0 + (6 * s - 6 * s2) * y1
+                 + (3 * s2 - 2 * s) * m1)
         return value, slope * T
 
     def alpha_bar_at(self, tau: Tensor) -> Tensor:
