@@ -16,8 +16,10 @@ install: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
 
+# torchcfm without its dependencies (they pull torchvision and a CUDA torch); tests compare with its MLP.
 dev: install
 	$(BIN)/pip install -q $(TORCH) -e ".[dev]"
+	$(BIN)/pip install -q --no-deps torchcfm
 
 demo: install
 	$(BIN)/genlab train vae-digits --out $(DEMO) --overwrite

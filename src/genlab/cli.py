@@ -104,7 +104,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         print(f"genlab: -n {n} is more than one picture shows; drawing {MAX_SAMPLE_GRID} "
               f"(the maximum)", file=sys.stderr)
         n = MAX_SAMPLE_GRID
-    run = load_run(args.run_dir, args.device, not args.no_ema)
+    run = load_run(args.run_dir, args.device, not args.no_ema, overrides=getattr(args, "overrides", ()))
     if not isinstance(run.model, Sampler):
         raise ConfigError(f"model {run.cfg.model.name} cannot sample")
     torch.manual_seed(args.seed)
@@ -193,12 +193,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.output:
         writable_file(args.output, "-o/--output")
     if args.run_dir is None or args.real or args.fake:
+        if getattr(args, "overrides", ()):
+            raise ConfigError("model.KEY=VALUE overrides apply to a RUN_DIR, not to --real/--fake samples")
         if args.run_dir is not None:
             raise ConfigError("give either RUN_DIR or --real/--fake, not both")
         return _cmd_eval_samples(args)
     if not args.output and Path(args.run_dir).is_dir():
         writable_file(Path(args.run_dir) / "eval.json", "RUN_DIR/eval.json")
-    run = load_run(args.run_dir, args.device, not args.no_ema, args.data_dir)
+    run = load_run(args.run_dir, args.device, not args.no_ema, args.data_dir,
+                   getattr(args, "overrides", ()))
     model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
@@ -212,6 +215,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     with _metric_warnings() as caught:
         result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
                   "ema_weights": run.ema_weights,
+                  **({"runtime_overrides": list(args.overrides)} if getattr(args, "overrides", ()) else {}),
                   **evaluate(model, dataset, pixels, cfg.eval, device, samples=not args.no_samples,
                              n_samples=args.n_samples, inception=_inception(args), n_real=args.n_real,
                              probe=not args.no_probe)}
@@ -266,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="folder holding the dataset files")
     t.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s = sub.add_parser("sample", help="draw samples from a trained run (then model.KEY=VALUE sets a "
+                       "runtime option, e.g. model.sampler=ddim model.sample_steps=50)")
     s.add_argument("run_dir")
     s.add_argument("-n", type=int, default=64,
                    help=f"number of samples, 1..{MAX_SAMPLE_GRID} (more are capped: one picture)")
@@ -277,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")
     s.set_defaults(func=_cmd_sample)
 
-    e = sub.add_parser("eval", help="evaluate a trained run (writes RUN_DIR/eval.json), or samples "
-                       "from any tool with --real DATASET --fake FOLDER_OR_NPZ")
+    e = sub.add_parser("eval", help="evaluate a trained run (writes RUN_DIR/eval.json; model.KEY=VALUE "
+                       "sets a runtime option), or samples from any tool with --real DATASET "
+                       "--fake FOLDER_OR_NPZ")
     e.add_argument("run_dir", nargs="?")
     e.add_argument("--real", metavar="DATASET", help="reference dataset for --fake samples")
     e.add_argument("--fake", metavar="FOLDER_OR_NPZ",
@@ -325,9 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     # Overrides may follow options (`train P --out R steps=5`): collect the leftovers too.
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if args.command != "train" or any("=" not in e or e.startswith("-") for e in extra):
+        takes_overrides = args.command in ("train", "sample", "eval")
+        if not takes_overrides or any("=" not in e or e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        args.config += extra
+        if args.command == "train":
+            args.config += extra
+        else:
+            args.overrides = extra
     try:
         return args.func(args)
     except GenlabError as err:

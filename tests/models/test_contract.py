@@ -37,6 +37,8 @@ TINY: dict[str, tuple[dict, tuple[DataSpec, ...]]] = {
     "ali": ({"latent_dim": 2, "hidden": 8, "depth": 1}, (VECTOR, IMAGE)),
     "cfm": ({"hidden": 8, "depth": 1, "mults": (1,), "attention": False, "solver": "euler", "steps": 2,
              "likelihood_solver": "euler"}, (VECTOR, IMAGE)),
+    "diffusion": ({"timesteps": 20, "hidden": 8, "depth": 1, "time_dim": 8, "base": 8, "mults": (1,),
+                   "attention": False, "groups": 4, "bound_terms": 5}, (VECTOR, IMAGE)),
 }
 
 CASES = [(name, spec) for name in MODELS.names() for spec in TINY.get(name, ({}, (VECTOR,)))[1]]

@@ -201,6 +201,9 @@ class Model(nn.Module):
         kept) and passed to `__init__` as `upstream={name: Model}`. Only a model that names at least
         one receives `upstream`. Default: none."""
         return {}
+    # Config fields that change how a trained model samples or is evaluated but no weights (a
+    # sampler, its number of steps): `genlab sample/eval RUN model.KEY=VALUE` may set these only.
+    runtime_options: ClassVar[tuple[str, ...]] = ()
 
     def param_groups(self) -> dict[str, list[nn.Parameter] | list[dict[str, Any]]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}

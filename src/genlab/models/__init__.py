@@ -6,6 +6,7 @@ from genlab.models import (  # noqa: F401  (each registers its models)
     ali,
     cfm,
     classifier,
+    diffusion,
     ebm,
     flow,
     gan,

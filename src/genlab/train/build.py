@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from genlab.config import Config, ModelSpec
+from genlab.config import Config, ModelSpec, apply_override
 from genlab.core.checkpoint import check_weights_fit, load_latest
 from genlab.core.device import resolve_device
 from genlab.core.errors import ConfigError, DataError, GenlabError
@@ -104,7 +106,7 @@ RUN_STATE_KEYS = ("config", "data_spec", "pixels", "extra", "ema")
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: bool = True,
-             data_dir: str | None = None) -> Run:
+             data_dir: str | None = None, overrides: Sequence[str] = ()) -> Run:
     """The model of `run_dir`'s latest checkpoint on `device`, in eval mode: EMA weights where kept
     (and `use_ema`), rank 0's extra state (e.g. an EBM's replay buffer). Seeds the global generator
     with the run's seed before building, as the trainer does. `data_dir` overrides where the
@@ -137,7 +139,9 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     if found is None:
         raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
     path, weights, state = found
-    cfg = Config.from_dict(json.loads(state["config"]))
+    raw_cfg = json.loads(state["config"])
+    apply_runtime_overrides(raw_cfg, overrides)
+    cfg = Config.from_dict(raw_cfg)
     raw = json.loads(state["data_spec"])
     spec = DataSpec(**{**raw, "shape": tuple(raw["shape"])})
     pixels = Pixels(**json.loads(state["pixels"])) if state["pixels"] else None
@@ -157,4 +161,22 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     return Run(model, cfg, pixels, path, applied, data_dir)
 
 
-__all__ = ["Run", "build", "load_run"]
+def apply_runtime_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
+    """Apply `model.KEY=VALUE` overrides to a saved run's raw config: only the config fields its model
+    class lists in `runtime_options` (a sampler, a number of sampling steps: fields that change no
+    weights); any other key is a ConfigError."""
+    if not overrides:
+        return
+    name = raw["model"]["name"]
+    allowed = tuple(getattr(MODELS.get(name), "runtime_options", ()))
+    for item in overrides:
+        key = str(item).partition("=")[0]
+        section, _, option = key.partition(".")
+        if section != "model" or option not in allowed:
+            options = ", ".join(f"model.{k}" for k in allowed) or "none"
+            raise ConfigError(f"{key} cannot be changed for a trained run; runtime options of model "
+                              f"{name}: {options}")
+        apply_override(raw, item)
+
+
+__all__ = ["Run", "apply_runtime_overrides", "build", "load_run"]
