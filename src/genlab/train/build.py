@@ -57,21 +57,11 @@ class Run:
     first use (from `data_dir` if given, else the run's configured location).
 
     Example:
-        What `load_run` gives back for a 2-step run of the VAE on 2-D points:
+        What `load_run` gives back (its own example trains and loads a run):
 
-        >>> import tempfile
-        >>> from genlab import load_config
-        >>> cfg = load_config("vae-digits", ["data.name=8gaussians", "data.n_samples=256", "train.steps=2",
-        ...                                  "train.device=cpu", "train.progress=false"])
-        >>> from genlab import Trainer
-        >>> with tempfile.TemporaryDirectory() as run_dir:
-        ...     with Trainer(cfg, run_dir) as trainer:
-        ...         _ = trainer.fit()
-        ...     run = load_run(run_dir, "cpu")
-        ...     print(run.cfg.model.name, run.checkpoint.parent.name, run.ema_weights, run.pixels)
-        ...     print(run.dataset.name, tuple(run.dataset.train.shape))
-        vae checkpoints False None
-        8gaussians (256, 2)
+        >>> import dataclasses
+        >>> [f.name for f in dataclasses.fields(Run) if not f.name.startswith("_")]
+        ['model', 'cfg', 'pixels', 'checkpoint', 'ema_weights', 'data_dir']
     """
 
     model: Model
