@@ -102,7 +102,7 @@ class Diffusion(Model):
             check_range("model.cosine_s", self.cosine_s, 0.0, low_open=True)
             check_range("model.max_beta", self.max_beta, 0.0, 1.0, low_open=True, high_open=True)
             check_range("model.dropout", self.dropout, 0.0, 1.0, high_open=True)
-            check_range("model.eta", self.eta, 0.0)
+            check_range("model.eta", self.eta, 0.0, 1.0)  # > 1: sigma^2 would exceed 1 - alpha-bar_prev
             check_range("model.ode_atol", self.ode_atol, 0.0, low_open=True)
             check_range("model.ode_rtol", self.ode_rtol, 0.0, low_open=True)
             if not self.mults or min(self.mults) < 1:

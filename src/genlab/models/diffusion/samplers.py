@@ -109,7 +109,7 @@ def sample_ddim(denoise: Denoiser, x: Tensor, schedule: NoiseSchedule, steps: in
                 eta: float = 0.0, clip: float | None = None,
                 trajectory: list[Tensor] | None = None) -> tuple[Tensor, int]:
     """DDIM sampling from x = x_{τ_S} in `steps` network evaluations; returns (x_0, NFE)."""
-    check_range("model.eta", eta, 0.0)
+    check_range("model.eta", eta, 0.0, 1.0)
     pairs = _pairs(schedule, steps or schedule.timesteps)
     for t, ab, ab_prev in pairs:
         eps, x0 = _denoise(denoise, x, t, clip)
