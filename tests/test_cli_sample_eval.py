@@ -147,6 +147,8 @@ def test_eval_empty_or_broken_npz_is_one_line(capsys, tmp_path, content):
     (["features", "train", "--data", "digits", "--threads", "0"], "--threads"),
     (["features", "train", "--data", "digits", "--lr", "-1"], "--lr"),
     (["eval", "somewhere", "--probe-n", "-1"], "--probe-n"),
+    (["sample", "somewhere", "--seed", "100000000000000000000000"], "--seed"),
+    (["sample", "somewhere", "--seed", "-1"], "--seed"),
 ])
 def test_bad_numbers_are_one_line_usage_errors(capsys, argv, needle):
     with pytest.raises(SystemExit) as exit_:

@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"number of samples, 1..{MAX_SAMPLE_GRID} (more are capped: one picture)")
     s.add_argument("-o", "--output", default="samples.png",
                    help="picture to write (.png/.jpg/.jpeg) in an existing folder")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=integer(0, 2**63 - 1), default=0)
     s.add_argument("--device", default="auto")
     s.add_argument("--no-ema", action="store_true", help="use raw instead of EMA weights")
     s.set_defaults(func=_cmd_sample)

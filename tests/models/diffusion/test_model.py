@@ -84,6 +84,7 @@ def test_trainer_resume_is_bit_exact(tmp_path):
     ("model.variance=learned", "choose one of: beta, posterior"),
     ("model.sample_steps=2000", "at most model.timesteps"),
     ("model.eta=-1", "model.eta"),
+    ("model.timesteps=1000000000", "model.timesteps must be at most 100000"),
     ("model.eta=2", "model.eta must be a finite number in [0, 1]"),
     ("model.likelihoods=[elbo]", "choose one of: bound, ode"),
     ("model.net=unet", "needs image data"),

@@ -81,8 +81,9 @@ def test_low_dimensional_data_needs_explicit_levels():
         ncsnv2_levels(4.0, 0.01, 64)
 
 
-@pytest.mark.parametrize("options", [{"sigma_min": 0.0}, {"sigma_max": 0.005}, {"levels": 1}, {"eps": 0.0},
-                                     {"steps_per_level": 0}, {"mults": ()}])
+@pytest.mark.parametrize("options", [{"sigma_min": 0.0}, {"sigma_max": 0.005}, {"levels": 1},
+                                     {"levels": 10**9}, {"eps": 0.0}, {"steps_per_level": 0},
+                                     {"mults": ()}])
 def test_bad_options_are_refused(options):
     with pytest.raises(ConfigError):
         NCSN.Config(**options)

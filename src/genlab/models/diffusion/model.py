@@ -43,6 +43,7 @@ from genlab.ode import Method, ode_log_likelihood
 
 Likelihood = Literal["bound", "ode"]
 SAMPLERS = {"ddpm": sample_ddpm, "ddim": sample_ddim}
+MAX_TIMESTEPS = 100_000  # T: checked before the per-step schedule tables are allocated
 
 
 @MODELS.register("diffusion")
@@ -95,6 +96,8 @@ class Diffusion(Model):
                               ("blocks", 1), ("groups", 1), ("bound_chunk", 1), ("ode_steps", 1),
                               ("ode_probes", 1)):
                 check_int(f"model.{name}", getattr(self, name), low)
+            if self.timesteps > MAX_TIMESTEPS:  # the schedule tables are allocated per step
+                raise ConfigError(f"model.timesteps must be at most {MAX_TIMESTEPS}, got {self.timesteps}")
             if self.time_dim % 2:
                 raise ConfigError(f"model.time_dim must be even, got {self.time_dim}")
             check_range("model.beta_start", self.beta_start, 0.0, 1.0, low_open=True, high_open=True)

@@ -37,6 +37,7 @@ from genlab.sampling import AnnealedLangevin, geometric_sigmas
 
 Init = Literal["auto", "gaussian", "uniform"]
 IMAGE_RANGE = (0.0, 1.0)
+MAX_LEVELS = 100_000  # L: checked before the noise levels are allocated
 
 
 def _mlp_options(cfg: Any, spec: DataSpec) -> dict[str, Any]:
@@ -103,6 +104,8 @@ class NCSN(Model):
                 check_range("model.sigma_max", self.sigma_max, self.sigma_min, low_open=True)
             if self.levels is not None:
                 check_int("model.levels", self.levels, 2)
+                if self.levels > MAX_LEVELS:
+                    raise ConfigError(f"model.levels must be at most {MAX_LEVELS}, got {self.levels}")
             if self.eps is not None:
                 check_range("model.eps", self.eps, 0.0, low_open=True)
 
