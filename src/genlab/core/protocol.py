@@ -227,6 +227,9 @@ class Model(nn.Module):
 class Sampler(Protocol):
     """Draws `n` new examples in model-input space.
 
+    An iterative sampler (diffusion, score models, flow matching) also sets `last_nfe`, the network
+    evaluations of its latest `sample` call, an int; `genlab eval` reports it as `samples.nfe`.
+
     Example:
         A capability checked with `isinstance`, e.g. on a VAE for 2-D points:
 

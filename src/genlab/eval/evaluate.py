@@ -99,7 +99,7 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
     if dataset.is_image:
         samples = model_images(samples, pixels)
     out = metrics_for_samples(samples, dataset, "test", n_real, inception, seed=cfg.seed)
-    nfe = getattr(model, "last_nfe", None)  # iterative samplers (NCSN, flow matching) record theirs
+    nfe = getattr(model, "last_nfe", None)  # set by iterative samplers (see `Sampler`)
     if isinstance(nfe, int):
         out["nfe"] = nfe
     return out

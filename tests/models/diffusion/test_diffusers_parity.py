@@ -76,27 +76,37 @@ def diffusers_loop(scheduler, net, x, steps, **step_kw):
     return out
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize("variance, variance_type", [("beta", "fixed_large"), ("posterior", "fixed_small")])
-@pytest.mark.parametrize("steps", [1000, 40])
-@pytest.mark.parametrize("dtype, same_tables, tol", PRECISIONS, ids=["float64", "float32"])
-def test_ddpm_trajectory_equals_diffusers(kind, variance, variance_type, steps, dtype, same_tables, tol):
+def trajectories(sampler, scheduler_cls, kind: str, steps: int, dtype, same_tables: bool, sample_kw: dict,
+                 scheduler_kw: dict, step_kw: dict, same_timesteps: bool = False) -> tuple[list, list]:
+    """genlab's and diffusers' trajectories from the same x_T, ε-network and noise stream (without
+    diffusers' last two cosine steps when it uses its own float32 tables)."""
     schedule = NoiseSchedule.build(kind, 1000)
     net = eps_net(schedule)
     x_T = torch.randn(64, 2, generator=torch.Generator().manual_seed(1), dtype=dtype)
     torch.manual_seed(3)
     state = torch.random.get_rng_state()
-    ours = []
-    sample_ddpm(as_denoiser(net, schedule), x_T, schedule, steps, variance, trajectory=ours)
+    ours: list = []
+    sampler(as_denoiser(net, schedule), x_T, schedule, steps, trajectory=ours, **sample_kw)
     torch.random.set_rng_state(state)
-    scheduler = reference(diffusers.DDPMScheduler, kind, schedule if same_tables else None,
-                          variance_type=variance_type)
-    ref = diffusers_loop(scheduler, net, x_T, steps)
+    scheduler = reference(scheduler_cls, kind, schedule if same_tables else None, **scheduler_kw)
+    ref = diffusers_loop(scheduler, net, x_T, steps, **step_kw)
+    if same_timesteps:
+        assert timesteps(1000, steps) == [int(t) + 1 for t in scheduler.timesteps]
     assert len(ours) == len(ref) == steps
     if not same_tables and kind == "cosine":
         # diffusers forms 1 - ᾱ_t from float32 ᾱ_t: at t = 1, 2 of the cosine schedule (1 - ᾱ_t of
         # 4e-5 and 1.6e-4) that difference carries up to 1e-3 relative error, genlab's float64 none
         ours, ref = ours[:-2], ref[:-2]
+    return ours, ref
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("variance, variance_type", [("beta", "fixed_large"), ("posterior", "fixed_small")])
+@pytest.mark.parametrize("steps", [1000, 40])
+@pytest.mark.parametrize("dtype, same_tables, tol", PRECISIONS, ids=["float64", "float32"])
+def test_ddpm_trajectory_equals_diffusers(kind, variance, variance_type, steps, dtype, same_tables, tol):
+    ours, ref = trajectories(sample_ddpm, diffusers.DDPMScheduler, kind, steps, dtype, same_tables,
+                             {"variance": variance}, {"variance_type": variance_type}, {})
     for i, (a, b) in enumerate(zip(ours, ref)):
         torch.testing.assert_close(a, b, atol=tol, rtol=tol, msg=f"step {i}")
 
@@ -106,21 +116,7 @@ def test_ddpm_trajectory_equals_diffusers(kind, variance, variance_type, steps, 
 @pytest.mark.parametrize("steps", [50, 10])
 @pytest.mark.parametrize("dtype, same_tables, tol", PRECISIONS, ids=["float64", "float32"])
 def test_ddim_trajectory_equals_diffusers(kind, eta, steps, dtype, same_tables, tol):
-    schedule = NoiseSchedule.build(kind, 1000)
-    net = eps_net(schedule)
-    x_T = torch.randn(64, 2, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    torch.manual_seed(3)
-    state = torch.random.get_rng_state()
-    ours = []
-    sample_ddim(as_denoiser(net, schedule), x_T, schedule, steps, eta, trajectory=ours)
-    torch.random.set_rng_state(state)
-    scheduler = reference(diffusers.DDIMScheduler, kind, schedule if same_tables else None)
-    ref = diffusers_loop(scheduler, net, x_T, steps, eta=eta)
-    assert timesteps(1000, steps) == [int(t) + 1 for t in scheduler.timesteps]
-    assert len(ours) == len(ref) == steps
-    if not same_tables and kind == "cosine":
-        # diffusers forms 1 - ᾱ_t from float32 ᾱ_t: at t = 1, 2 of the cosine schedule (1 - ᾱ_t of
-        # 4e-5 and 1.6e-4) that difference carries up to 1e-3 relative error, genlab's float64 none
-        ours, ref = ours[:-2], ref[:-2]
+    ours, ref = trajectories(sample_ddim, diffusers.DDIMScheduler, kind, steps, dtype, same_tables,
+                             {"eta": eta}, {}, {"eta": eta}, same_timesteps=True)
     for i, (a, b) in enumerate(zip(ours, ref)):
         torch.testing.assert_close(a, b, atol=tol, rtol=tol, msg=f"step {i}")
