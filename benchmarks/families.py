@@ -79,10 +79,42 @@ FAMILIES: dict[str, tuple[str | None, dict[str, Any]]] = {
                   "critic": {"objective": "nonsaturating", "hidden": 256, "depth": 2}},
         "data": DATA, "optim": {"default": {"name": "adam", "lr": 1.0e-4, "betas": [0.5, 0.999]}}}),
 }
-ORDER = ["vae", "vqvae", "gan", "flow", "ebm", "aae", "ali"]
+# The diffusion, score and flow-matching families share one small U-Net (genlab.nets.unet: base 16,
+# levels 28/14/7, no attention, 0.26M parameters) and batch 64. The -fashion presets' nets (base 32
+# with attention) take 3-4 CPU s a step on one thread, so 300 CPU s would be fewer than 100 steps.
+UNET = {"net": "unet", "mults": [1, 2, 2], "attention": False, "groups": 8}
+MODERN_OPTIM = {"default": {"name": "adam", "lr": 1.0e-3, "schedule": "cosine", "warmup_steps": 100,
+                            "min_lr_ratio": 0.05, "grad_clip": 1.0, "ema": 0.999}}
+FAMILIES.update({
+    # DDPM: T = 1000, linear schedule, ε-prediction; the bound from 50 sampled KL terms
+    "diffusion": (None, {
+        "model": {"name": "diffusion", "timesteps": 1000, "schedule": "linear", "prediction": "eps",
+                  "base": 16, **UNET, "sampler": "ddim", "sample_steps": 50, "eta": 0.0, "clip_x0": 1.0,
+                  "likelihoods": ["bound"], "bound_terms": 50},
+        "data": {**DATA, "range": "symmetric"}, "optim": MODERN_OPTIM, "eval": {"n_test": 1000}}),
+    # NCSNv2 noise levels (sigma_1 from the data, L by its rule), one Langevin step per level
+    "ncsn": (None, {
+        "model": {"name": "ncsn", "base": 16, **UNET, "sigma_min": 0.01, "steps_per_level": 1,
+                  "denoise": True},
+        "data": DATA, "optim": MODERN_OPTIM}),
+    # OT-CFM from N(0, I); dopri5 sampling, Hutchinson ODE likelihood (one probe) on fewer test images
+    "cfm": (None, {
+        "model": {"name": "cfm", "path": "otcfm", "sigma": 0.0, "source": "normal", "hidden": 16, **UNET,
+                  "solver": "dopri5", "atol": 1.0e-4, "rtol": 1.0e-4, "divergence": "hutchinson"},
+        "data": {**DATA, "range": "symmetric"}, "optim": MODERN_OPTIM, "eval": {"n_test": 500}}),
+})
+# Rows that evaluate another row's trained run under runtime options (no retraining): row -> (run, overrides).
+# DDPM's ancestral sampler over all T = 1000 steps would take ~90 CPU minutes for 2000 samples here; the
+# row respaces it to 100 steps (Nichol & Dhariwal 2021, arXiv:2102.09672, section 4).
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "diffusion-ddpm": ("diffusion", ["model.sampler=ddpm", "model.sample_steps=100"]),
+}
+ORDER = ["vae", "vqvae", "gan", "flow", "ebm", "aae", "ali", "diffusion", "diffusion-ddpm", "ncsn", "cfm"]
 LABELS = {"vae": "VAE (conv)", "vqvae": "VQ-VAE + PixelCNN prior", "gan": "GAN (SN, hinge)",
           "flow": "Flow (RealNVP)", "ebm": "EBM (IGEBM, Langevin)", "aae": "AAE (conv)",
-          "ali": "ALI (conv)"}
+          "ali": "ALI (conv)", "diffusion": "Diffusion (DDPM, DDIM 50 steps)",
+          "diffusion-ddpm": "Diffusion (same run, DDPM ancestral, 100 respaced steps)",
+          "ncsn": "NCSN (annealed Langevin)", "cfm": "Flow matching (OT-CFM, dopri5)"}
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +138,9 @@ def make_config(name: str, steps: int, args: argparse.Namespace, first_stage: Pa
     raw["train"] = {**raw.get("train", {}), "steps": steps, "seed": args.seed, "device": "cpu",
                     "log_every": max(1, min(100, steps)), "ckpt_every": 0, "sample_every": 0,
                     "eval_every": 0, "progress": False}
-    raw["eval"] = {**raw.get("eval", {}), "n_test": args.n_test, "batch_size": 500,
+    # a family's own n_test caps --n-test (ODE likelihoods cost hundreds of network passes per image)
+    n_test = min(args.n_test, over.get("eval", {}).get("n_test", args.n_test))
+    raw["eval"] = {**raw.get("eval", {}), "n_test": n_test, "batch_size": 500,
                    "importance_samples": args.importance_samples}
     return Config.from_dict(raw)
 
@@ -135,17 +169,25 @@ def train(name: str, seconds: float, dataset: Dataset, folder: Path, args: argpa
             "last_log": {k: v for k, v in last.items() if "loss" in k}, "config": cfg.to_dict()}
 
 
-def evaluate_run(folder: Path, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
-    """`genlab eval RUN` without the CLI (and without the linear probe), plus sampling speed."""
-    from genlab.eval.evaluate import evaluate
+def evaluate_run(folder: Path, dataset: Dataset, args: argparse.Namespace,
+                 overrides: list[str] | None = None, likelihood: bool = True) -> dict[str, Any]:
+    """`genlab eval RUN [overrides]` without the CLI (and without the linear probe), plus sampling speed;
+    `likelihood=False`: the sample metrics only."""
+    from genlab.eval.evaluate import evaluate, json_safe, sample_metrics
     from genlab.runs import load_run
 
-    run = load_run(folder, "cpu")
+    run = load_run(folder, "cpu", overrides=overrides or ())
     c0 = time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = evaluate(run.model, dataset, run.pixels, run.cfg.eval, "cpu", n_samples=args.n_eval,
-                          n_real=args.n_eval, probe=False)
+        if likelihood:
+            result = evaluate(run.model, dataset, run.pixels, run.cfg.eval, "cpu", n_samples=args.n_eval,
+                              n_real=args.n_eval, probe=False)
+        else:
+            run.model.eval()
+            found = sample_metrics(run.model, dataset, run.pixels, run.cfg.eval, torch.device("cpu"),
+                                   args.n_eval, None, args.n_eval)
+            result = {"samples": json_safe(found)}
     eval_cpu = time.process_time() - c0
     n = min(args.n_eval, 200)
     torch.manual_seed(0)
@@ -153,12 +195,25 @@ def evaluate_run(folder: Path, dataset: Dataset, args: argparse.Namespace) -> di
     with torch.no_grad():
         run.model.sample(n)
     sample_rate = n / (time.process_time() - c0)
+    nfe = getattr(run.model, "last_nfe", None)  # iterative samplers: network evaluations per sample
     return {"eval": result, "ema_weights": run.ema_weights, "eval_cpu_seconds": eval_cpu,
-            "samples_per_cpu_s": sample_rate, "warnings": sorted({str(w.message) for w in caught})}
+            "samples_per_cpu_s": sample_rate, "nfe": nfe if isinstance(nfe, int) else None,
+            "overrides": overrides or [], "warnings": sorted({str(w.message) for w in caught})}
 
 
-def run_family(name: str, dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+def run_family(name: str, dataset: Dataset, args: argparse.Namespace,
+               results: dict[str, Any] | None = None) -> dict[str, Any]:
     runs = RESULTS / ("families-runs-quick" if args.quick else "families-runs")
+    if name in VARIANTS:  # the trained run of another row, evaluated with other runtime options
+        base, overrides = VARIANTS[name]
+        if not (results or {}).get(base):
+            raise GenlabError(f"{name} evaluates the run of {base}: run {base} first (--only {base},{name})")
+        rec = {k: results[base][k] for k in ("steps", "train_cpu_seconds", "train_wall_seconds",
+                                             "steps_per_cpu_s", "params", "batch_size")}
+        rec.update(evaluate_run(runs / base, dataset, args, overrides, likelihood=False))
+        # the likelihood does not depend on the sampler: the base row's figure (not recomputed)
+        rec["eval"]["likelihood"] = results[base]["eval"].get("likelihood", {})
+        return rec
     folder = runs / name
     shutil.rmtree(folder, ignore_errors=True)
     load0 = os.getloadavg()
@@ -183,19 +238,32 @@ def cell(x: Any, fmt: str) -> str:
     return "n/a" if x is None or isinstance(x, str) else format(x, fmt)
 
 
+def estimator_label(key: str, likelihood: dict[str, Any]) -> str:
+    """What a likelihood key is, for the table: exact, a bound, or an estimate, and on how many images."""
+    n = likelihood.get("n_test")
+    on = f", {n} images" if n is not None else ""
+    if key.startswith("elbo_") and key.endswith("_terms"):  # diffusion: K sampled KL terms of T - 1
+        k, total = key.removeprefix("elbo_").removesuffix("_terms").split("_of_")
+        return f"bound, {k} of {total} terms{on}"
+    named = {"elbo": "bound", "log_likelihood_is": f"IS, K={likelihood.get('importance_samples')}",
+             "log_likelihood": "exact", "log_likelihood_ode": "exact ODE",
+             "log_likelihood_ode_exact": "exact ODE", "log_likelihood_ode_hutchinson": "ODE, Hutchinson"}
+    return named.get(key, key) + on
+
+
 def best_bpd(likelihood: dict[str, Any]) -> tuple[float | None, str]:
-    """The tightest bits/dim figure a family reports (lowest), with its estimator's name."""
+    """The tightest bits/dim figure a family reports (lowest), with its estimator's label."""
     found = {k.removesuffix("_bits_per_dim"): v for k, v in likelihood.items()
              if k.endswith("_bits_per_dim") and isinstance(v, float)}
     if not found:
         return None, ""
     k = min(found, key=found.get)
-    return found[k], k
+    return found[k], estimator_label(k, likelihood)
 
 
 def table(results: dict[str, Any]) -> str:
     head = ("| family | params | steps | train CPU s | steps / CPU s | FD ↓ | precision ↑ | recall ↑ "
-            "| coverage ↑ | bits/dim ↓ | samples / CPU s |")
+            "| coverage ↑ | bits/dim ↓ | NFE | samples / CPU s |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for name in ORDER:
         r = results.get(name)
@@ -213,7 +281,8 @@ def table(results: dict[str, Any]) -> str:
             f"| {LABELS[name]} | {r['params'] / 1e6:.2f}M | {steps} | {r['train_cpu_seconds']:.0f} | {rate} "
             f"| {cell(s.get('fd_fashion'), '.1f')} | {cell(s.get('precision_fashion'), '.3f')} "
             f"| {cell(s.get('recall_fashion'), '.3f')} | {cell(s.get('coverage_fashion'), '.3f')} "
-            f"| {cell(bpd, '.3f')}{f' ({how})' if how else ''} | {r['samples_per_cpu_s']:.0f} |")
+            f"| {cell(bpd, '.3f')}{f' ({how})' if how else ''} | {r.get('nfe') or '—'} "
+            f"| {r['samples_per_cpu_s']:.3g} |")
     return "\n".join(lines)
 
 
@@ -268,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: kept from {out}", flush=True)
             continue
         try:
-            results[name] = run_family(name, dataset, args)
+            results[name] = run_family(name, dataset, args, results)
         except GenlabError as err:  # e.g. a diverged run: recorded, the others still run
             print(f"  {name}: failed: {err}", file=sys.stderr, flush=True)
             continue
