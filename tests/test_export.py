@@ -57,7 +57,8 @@ def image_run(tmp_path_factory):
                    "pixels": "dequantize"}
     raw["model"].update(hidden=16, latent_dim=2)
     raw["optim"]["default"]["ema"] = 0.5
-    raw["eval"] = {"n_test": 8, "importance_samples": 4, "batch_size": 8, "probe_n_train": 8, "probe_n_test": 8}
+    raw["eval"] = {"n_test": 8, "importance_samples": 4, "batch_size": 8, "probe_n_train": 8,
+                   "probe_n_test": 8}
     (root / "tiny.yaml").write_text(yaml.safe_dump(raw))
     run = root / "run"
     assert cli.main(["train", str(root / "tiny.yaml"), "--out", str(run)]) == 0
@@ -262,3 +263,30 @@ def test_vqvae_prior_export_holds_its_first_stage(tmp_path):
     exported = load_run(moved, "cpu")
     torch.manual_seed(3)
     assert torch.equal(exported.model.sample(4), expected)
+
+
+def test_reflow_export_holds_its_teacher(tmp_path):
+    """A reflow (`cfm` with `model.run`) of a reflow: the upstream runs nest (upstream/teacher/upstream/
+    teacher/) and all load from inside the moved export."""
+    teacher = {"name": "cfm", "path": "otcfm", "source": "normal", "hidden": 16, "depth": 2,
+               "solver": "euler", "steps": 3}
+    runs = [tmp_path / "teacher", tmp_path / "reflow1", tmp_path / "reflow2"]
+    for i, run in enumerate(runs):
+        model = {**teacher, **({"path": "icfm", "run": str(runs[i - 1])} if i else {})}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+            "model": model, "data": {"name": "moons", "batch_size": 16, "n_samples": 256},
+            "optim": {"default": {"lr": 1e-3, "ema": 0.9}},
+            "train": {"steps": 2, "ckpt_every": 2, "progress": False, "device": "cpu", "sample_every": 0,
+                      "eval_every": 0}}))
+        assert cli.main(["train", str(tmp_path / "c.yaml"), "--out", str(run)]) == 0
+    out = export_run(runs[2], tmp_path / "export")
+    assert is_export(out / "upstream" / "teacher" / "upstream" / "teacher")
+    original = load_run(runs[2], "cpu")
+    torch.manual_seed(0)
+    expected = original.model.sample(5)
+    for run in runs[:2]:
+        shutil.rmtree(run)
+    moved = shutil.move(out, tmp_path / "moved")
+    exported = load_run(moved, "cpu")
+    torch.manual_seed(0)
+    assert torch.equal(exported.model.sample(5), expected)

@@ -240,6 +240,8 @@ def _number(key: str, value: Any) -> str:
 def _seconds(value: Any) -> str:
     if not isinstance(value, (int, float)):
         return "not recorded"
+    if value < 10:
+        return f"{value:.3g} s"
     if value < 120:
         return f"{value:.1f} s"
     return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.2f} h"
@@ -323,7 +325,7 @@ def model_card(meta: dict[str, Any], cfg: Config, spec: DataSpec, pixels: dict[s
     title = f"{family}-{dataset}"
     timing = meta.get("time") or {}
     eval_lines, metrics = _eval_rows(evaluation or {})
-    weights = "EMA weights" if meta["ema_weights"] else "raw weights (the run kept no EMA)"
+    weights = "EMA" if meta["ema_weights"] else "raw (the run kept no EMA)"
     shape = "x".join(str(d) for d in spec.shape)
     data_text = (f"{shape} images, {spec.levels} levels" if spec.is_image else f"{shape}-D vectors") + \
         (f", {spec.n_classes} classes" if spec.n_classes else "")
@@ -340,7 +342,7 @@ def model_card(meta: dict[str, Any], cfg: Config, spec: DataSpec, pixels: dict[s
         "| | |", "|---|---|",
         f"| family | `{family}` |",
         f"| parameters | {meta['parameters']:,} |",
-        f"| weights | {weights} (`model.safetensors`) |",
+        f"| weights | `model.safetensors`, {weights} |",
         f"| data | `{dataset}`: {data_text} (`data_spec.json`) |",
         f"| pixel transform | {pix} |",
     ]
