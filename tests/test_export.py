@@ -290,3 +290,13 @@ def test_reflow_export_holds_its_teacher(tmp_path):
     exported = load_run(moved, "cpu")
     torch.manual_seed(0)
     assert torch.equal(exported.model.sample(5), expected)
+
+
+def test_card_flags_an_evaluation_of_an_older_checkpoint(image_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(image_run[1], run)
+    evaluation = json.loads((run / "eval.json").read_text())
+    evaluation["checkpoint"] = str(run / "checkpoints" / "step-0000002")
+    (run / "eval.json").write_text(json.dumps(evaluation))
+    card = (export_run(run, tmp_path / "o") / "README.md").read_text()
+    assert "checkpoint `step-0000002`: NOT the exported checkpoint" in card

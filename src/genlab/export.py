@@ -160,6 +160,9 @@ def _write(run_dir: Path, tmp: Path, partial: bool, name: str) -> None:
         raise ConfigError(f"run {run_dir} stopped at step {step} of {cfg.train.steps} (resume it, or "
                           "--partial exports it as it is)")
     run = load_run(run_dir, "cpu")  # the model as sampling sees it: EMA weights where kept
+    if run.checkpoint != ckpt:  # a checkpoint written between the two reads: the run is still training
+        raise DataError(f"run {run_dir} wrote a new checkpoint while being exported; export it again "
+                        "when its training has finished")
     tmp.mkdir()
     family = cfg.model.name
     meta_st = {"format": EXPORT_FORMAT, "format_version": str(EXPORT_VERSION),
@@ -380,17 +383,18 @@ def model_card(meta: dict[str, Any], cfg: Config, spec: DataSpec, pixels: dict[s
     lines.append(" ".join(["genlab train config.yaml", *key, f"--out RUN{data_dir}"]))
     flags = _eval_flags(evaluation or {})
     lines += [f"genlab eval RUN{flags}", "```", "",
-              "`config.yaml` is the run's complete config (seed included); on other hardware or library "
-              "versions the numbers agree to sampling noise, not bit for bit.", ""]
+              "`config.yaml` is the run's complete config, seed included: the same genlab and library "
+              "versions on the same hardware should repeat the run; elsewhere expect the numbers to "
+              "differ by training noise.", ""]
     lines += ["## Use", "", "```python", "import genlab, torch", "",
               f'run = genlab.load_run("{folder}")  # this folder', "torch.manual_seed(0)",
               "x = run.model.sample(16)  # model-input space; run.pixels maps images back", "```", "",
               "```sh", f"genlab sample {folder} -n 64 -o samples.png",
-              f"genlab eval {folder}  # no dataset here: sampling checks only; --data-dir DIR: all metrics",
+              f"genlab eval {folder}  # without the dataset: sampling checks; --data-dir DIR: all metrics",
               "```", ""]
     if "samples.png" in files:
         lines += ["![samples](samples.png)", ""]
-    lines += ["## Files", "", *[f"- `{f}`" + ("/" if f == EXPORT_UPSTREAM else "") for f in files], ""]
+    lines += ["## Files", "", *[f"- `{f}/`" if f == EXPORT_UPSTREAM else f"- `{f}`" for f in files], ""]
     return "\n".join(lines)
 
 
