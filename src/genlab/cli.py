@@ -348,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="PATH",
                    help="FID Inception-v3 weights file you already have (pt_inception-2015-12-05-*.pth): "
                         "adds FID (`fd_inception`) and KID/PRDC in Inception features; slow on CPU")
-    e.add_argument("-o", "--output", help="write the JSON here (default: RUN_DIR/eval.json)")
+    e.add_argument("-o", "--output", help="write the JSON here (default: RUN_DIR/eval.json; for a "
+                   "`genlab export` folder OUT/eval-local.json, and without its dataset only the "
+                   "metrics that need no data)")
     e.add_argument("--n-test", type=int, help="test examples (0: all)")
     e.add_argument("--importance-samples", type=int, help="K for importance-sampled likelihoods")
     e.add_argument("--device", default="auto")

@@ -20,6 +20,13 @@ state (optimizers, data-stream position, random state):
 `genlab.load_run(OUT)` (and `genlab sample/eval OUT`) rebuild the model from these files, its
 upstream runs from `upstream/NAME/`, so the original run folders may be deleted. The folder is
 what `huggingface_hub.upload_folder` publishes as a model repository.
+
+`genlab eval OUT` writes OUT/eval-local.json (OUT/eval.json stays the evaluation the card quotes).
+Every metric genlab has compares the model with the test split (likelihoods, sample quality in
+feature space, the linear probe), so it needs the dataset: found where the run's config says or at
+`--data-dir`, eval is the same as for the run. Absent (and no `--data-dir` given), eval reports
+what needs no data, `genlab.eval.evaluate.sampling_metrics` (sampling speed, finite share, value
+range), and one stderr line naming what it skipped; a `--data-dir` without the data is an error.
 """
 
 from __future__ import annotations
