@@ -23,7 +23,7 @@ _EXPORTS = {
     "load_run": "genlab.runs", "standard_hooks": "genlab.runs", "Run": "genlab.runs",
     "MODELS": "genlab.models", "build_model": "genlab.models",
     "DATASETS": "genlab.data.dataset", "load_dataset": "genlab.data",
-    "evaluate": "genlab.eval.evaluate",
+    "evaluate": "genlab.eval.evaluate", "export_run": "genlab.export",
     **{name: "genlab.core.protocol" for name in (
         "Model", "DataSpec", "Update", "StepContext", "Sampler", "DensityModel", "Encoder")},
     **{name: "genlab.core.errors" for name in (

@@ -1,4 +1,4 @@
-"""The `genlab` command: list, train, sample, eval."""
+"""The `genlab` command: list, train, sample, eval, export."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from genlab.core.arguments import ArgumentParser, integer, number
-from genlab.core.errors import ConfigError, GenlabError, TrainingInterrupted
+from genlab.core.errors import ConfigError, DataError, GenlabError, TrainingInterrupted
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -182,7 +182,7 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from genlab.core.output_path import writable_file
     from genlab.eval.evaluate import evaluate
-    from genlab.runs import load_run
+    from genlab.runs import is_export, load_run
 
     for flag, value, low in (("--n-real", args.n_real, 1), ("--n-samples", args.n_samples, 1),
                              ("--importance-samples", args.importance_samples, 1),
@@ -198,11 +198,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.run_dir is not None:
             raise ConfigError("give either RUN_DIR or --real/--fake, not both")
         return _cmd_eval_samples(args)
+    exported = is_export(args.run_dir)
+    # An export keeps the evaluation it was published with in eval.json: a new one goes beside it.
+    default_out = Path(args.run_dir) / (EXPORT_EVAL if exported else "eval.json")
     if not args.output and Path(args.run_dir).is_dir():
-        writable_file(Path(args.run_dir) / "eval.json", "RUN_DIR/eval.json")
+        writable_file(default_out, f"RUN_DIR/{default_out.name}")
     run = load_run(args.run_dir, args.device, not args.no_ema, args.data_dir,
                    getattr(args, "overrides", ()))
-    model, cfg, dataset, pixels = run.model, run.cfg, run.dataset, run.pixels
+    model, cfg, pixels = run.model, run.cfg, run.pixels
+    try:
+        dataset = run.dataset
+    except DataError as err:
+        if not exported or args.data_dir:  # a run's own data, or data asked for, must be there
+            raise
+        return _eval_without_data(args, run, err, default_out)
     if args.n_test is not None:
         cfg.eval.n_test = args.n_test
     asked = [n for n in (args.n_real, args.n_samples, args.n_test) if n]
@@ -221,9 +230,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                              probe=not args.no_probe)}
     _report_warnings(result, caught)
     text = json.dumps(result, indent=2)
-    out = Path(args.output) if args.output else Path(args.run_dir) / "eval.json"
+    out = Path(args.output) if args.output else default_out
     out.write_text(text + "\n")
     print(text)
+    return 0
+
+
+# Where `genlab eval EXPORT` writes by default (the export's eval.json is the exported evaluation).
+EXPORT_EVAL = "eval-local.json"
+
+
+def _eval_without_data(args: argparse.Namespace, run, err: DataError, default_out: Path) -> int:
+    """`genlab eval EXPORT` where the export's dataset is absent: the metrics that need no data
+    (`sampling_metrics`), and one stderr line naming those skipped."""
+    from genlab.core.protocol import Sampler
+    from genlab.eval.evaluate import NEEDS_DATA, sampling_metrics
+
+    model, cfg = run.model, run.cfg
+    device = next(model.parameters()).device
+    skipped = list(NEEDS_DATA.values())
+    reason = f"dataset {cfg.data.name} not found ({str(err).splitlines()[0]})"
+    print(f"genlab: warning: {reason}; skipped {', '.join(skipped)}; --data-dir DIR evaluates "
+          "with the data", file=sys.stderr)
+    result = {"model": cfg.model.name, "dataset": cfg.data.name, "checkpoint": str(run.checkpoint),
+              "ema_weights": run.ema_weights, "data": "absent",
+              "skipped": {key: reason for key in NEEDS_DATA}}
+    if not args.no_samples and isinstance(model, Sampler):
+        with _metric_warnings() as caught:
+            result["sampling"] = sampling_metrics(model, run.pixels, cfg.eval, device, args.n_samples)
+        _report_warnings(result, caught)
+    text = json.dumps(result, indent=2)
+    out = Path(args.output) if args.output else default_out
+    out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from genlab.export import export_run
+
+    out = export_run(args.run_dir, args.out, overwrite=args.overwrite, partial=args.partial)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"genlab: exported {args.run_dir} -> {out} ({size / 2**20:.1f} MiB, model card {out}/README.md)")
     return 0
 
 
@@ -300,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="PATH",
                    help="FID Inception-v3 weights file you already have (pt_inception-2015-12-05-*.pth): "
                         "adds FID (`fd_inception`) and KID/PRDC in Inception features; slow on CPU")
-    e.add_argument("-o", "--output", help="write the JSON here (default: RUN_DIR/eval.json)")
+    e.add_argument("-o", "--output", help="write the JSON here (default: RUN_DIR/eval.json; for a "
+                   "`genlab export` folder OUT/eval-local.json, and without its dataset only the "
+                   "metrics that need no data)")
     e.add_argument("--n-test", type=int, help="test examples (0: all)")
     e.add_argument("--importance-samples", type=int, help="K for importance-sampled likelihoods")
     e.add_argument("--device", default="auto")
@@ -310,6 +360,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "eval.probe_n_train/probe_n_test, or the largest of --n-real/--n-samples/--n-test)")
     e.add_argument("--no-probe", action="store_true", help="skip an encoder's linear probe")
     e.set_defaults(func=_cmd_eval)
+
+    x = sub.add_parser("export", help="write a trained run as a self-contained model folder with a model "
+                       "card (README.md), loadable without the run or its data and publishable on the "
+                       "Hugging Face Hub")
+    x.add_argument("run_dir", metavar="RUN")
+    x.add_argument("out", metavar="OUT", help="new folder (refused if it holds anything, unless --overwrite)")
+    x.add_argument("--overwrite", action="store_true", help="replace what OUT holds")
+    x.add_argument("--partial", action="store_true",
+                   help="export a run whose latest checkpoint stops short of train.steps")
+    x.set_defaults(func=_cmd_export)
 
     f = sub.add_parser("features", help="genlab's own image feature networks (for FD/KID/PRDC)")
     fsub = f.add_subparsers(dest="features_command", required=True)

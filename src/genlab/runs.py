@@ -1,15 +1,16 @@
 """Run folders from the outside: the standard hooks of `genlab train`, and loading a finished run.
 
 A run folder holds config.yaml, metrics.jsonl, checkpoints/ (see `genlab.core.checkpoint`),
-samples/ and loss.png. `load_run` and `Run` live in `genlab.train.build` (the trainer builds models
-with upstream runs through the same code) and are re-exported here.
+samples/ and loss.png. `load_run` (which also loads `genlab export` folders, see `genlab.export`)
+and `Run` live in `genlab.train.build` (the trainer builds models with upstream runs through the
+same code) and are re-exported here.
 """
 
 from __future__ import annotations
 
 from genlab.config import Config
 from genlab.eval.hooks import PeriodicEvaluation
-from genlab.train.build import Run, load_run
+from genlab.train.build import Run, is_export, load_run
 from genlab.train.trainer import Hook
 from genlab.viz.hooks import LossPlot, SampleGrid
 
@@ -38,4 +39,4 @@ def standard_hooks(cfg: Config) -> list[Hook]:
     return [SampleGrid(t.sample_every, t.n_samples), PeriodicEvaluation(t.eval_every), LossPlot()]
 
 
-__all__ = ["Run", "load_run", "standard_hooks"]
+__all__ = ["Run", "is_export", "load_run", "standard_hooks"]

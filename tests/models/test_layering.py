@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),
     ("train",),
     ("eval", "viz"),
-    ("runs", "recipes"),
+    ("runs", "recipes", "export"),
     ("cli", "__main__"),
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -9,6 +9,7 @@ for an `Encoder` on labelled data, whatever its family.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import torch
@@ -103,6 +104,52 @@ def sample_metrics(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: E
     if isinstance(nfe, int):
         out["nfe"] = nfe
     return out
+
+
+# Samples `sampling_metrics` draws by default (no dataset to size them by).
+SAMPLING_ONLY_SAMPLES = 1000
+# What needs the dataset, for the one line saying what was skipped without it.
+NEEDS_DATA = {"likelihood": "test log-likelihoods", "samples": "sample quality against test data",
+              "probe": "linear probe"}
+
+
+@torch.no_grad()
+def sampling_metrics(model: Model, pixels: Pixels | None, cfg: EvalConfig, device: torch.device,
+                     n_samples: int | None = None) -> dict[str, Any]:
+    """What can be measured of `model.sample` with no data at hand: sampling speed, the share of
+    finite samples, their value range, mean and std (images in stored-pixel [0, 1] units), NFE.
+
+    It is what `genlab eval` reports for an exported model when the dataset is absent: it checks that
+    the export samples, and how fast; it says nothing of quality (that needs the test data).
+
+    Example:
+        >>> from genlab import MODELS, DataSpec, build_model, load_config
+        >>> cfg = load_config("vae-digits")
+        >>> _ = torch.manual_seed(0)
+        >>> vae = build_model("vae", MODELS.get("vae").Config(latent_dim=2, hidden=8), DataSpec((2,)))
+        >>> out = sampling_metrics(vae, None, cfg.eval, torch.device("cpu"), n_samples=50)
+        >>> out["n_fake"], out["finite_fraction"], sorted(out)
+        (50, 1.0, ['finite_fraction', 'max', 'mean', 'min', 'n_fake', 'seconds_per_sample', 'seed', 'std'])
+    """
+    n = n_samples or SAMPLING_ONLY_SAMPLES
+    check_int("n_samples", n, 1)
+    with isolated_rng(cfg.seed, device):
+        start = time.perf_counter()
+        samples = draw(model.sample, n, max(cfg.batch_size, 500))
+        seconds = time.perf_counter() - start
+    finite = torch.isfinite(samples).flatten(1).all(1)
+    out: dict[str, Any] = {"n_fake": n, "seed": cfg.seed, "seconds_per_sample": seconds / n,
+                           "finite_fraction": finite.float().mean().item()}
+    good = samples[finite]
+    if len(good) and pixels is not None and samples.ndim == 4:
+        good = model_images(good, pixels)  # stored-pixel images in [0, 1], as sample metrics see them
+    if len(good):
+        out.update(min=good.min().item(), max=good.max().item(), mean=good.float().mean().item(),
+                   std=good.float().std().item() if good.numel() > 1 else 0.0)
+    nfe = getattr(model, "last_nfe", None)
+    if isinstance(nfe, int):
+        out["nfe"] = nfe
+    return json_safe(out)
 
 
 def evaluate(model: Model, dataset: Dataset, pixels: Pixels | None, cfg: EvalConfig,

@@ -9,21 +9,27 @@ run itself, so `genlab.models` imports nothing above it.
 `load_run` rebuilds the model of a run folder's latest checkpoint from the checkpoint alone (config,
 data spec and pixel transform are stored in it) through `build`, so upstream runs load recursively;
 the dataset is loaded only when asked for, so a run can be sampled on a machine without its data.
+It also loads the folders `genlab export` writes (`genlab.export`; recognised by `EXPORT_META`):
+their weights, config and data spec are plain files, and their upstream runs are exported inside
+them (`upstream/NAME/`), which is where they are loaded from, never from the original run's path.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from genlab.config import Config, ModelSpec, apply_override
-from genlab.core.checkpoint import check_weights_fit, load_latest
+from genlab.core.checkpoint import FIRST_LOADABLE, check_weights_fit, load_latest, release
 from genlab.core.device import resolve_device
 from genlab.core.errors import ConfigError, DataError, GenlabError
 from genlab.core.protocol import DataSpec, Model
@@ -32,15 +38,19 @@ from genlab.models import MODELS
 from genlab.optim import flat_params
 
 
-def build(model: ModelSpec, spec: DataSpec) -> Model:
+def build(model: ModelSpec, spec: DataSpec, upstream_dirs: Mapping[str, str | Path] | None = None
+          ) -> Model:
     """`model`'s class built for data `spec`, on the CPU, with its upstream runs loaded (EMA weights
-    where kept) and passed as `upstream=` when it names any. Upstream runs are loaded without
-    touching the caller's random stream, so the new model's initial weights depend only on the seed
-    the caller set."""
+    where kept) and passed as `upstream=` when it names any. `upstream_dirs` replaces the folders
+    the config names (an export's `upstream/NAME/`). Upstream runs are loaded without touching the
+    caller's random stream, so the new model's initial weights depend only on the seed the caller
+    set."""
     cls = MODELS.get(model.name)
     runs = cls.upstream_runs(model.params)
     if not runs:
         return cls(model.params, spec)
+    if upstream_dirs is not None:
+        runs = {name: upstream_dirs[name] for name in runs}
     upstream = {}
     with torch.random.fork_rng(devices=[]):  # load_run reseeds the global generator
         for name, folder in runs.items():
@@ -125,6 +135,8 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     if not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} does not exist")
     device = resolve_device(str(device))
+    if is_export(run_dir):
+        return _load_export(run_dir, device, use_ema, data_dir, overrides)
     found = load_latest(run_dir / "checkpoints", device, required=RUN_STATE_KEYS)
     if found is None:
         raise ConfigError(f"{run_dir} has no checkpoint (is it a genlab run folder?)")
@@ -151,6 +163,75 @@ def load_run(run_dir: str | Path, device: torch.device | str = "auto", use_ema: 
     return Run(model, cfg, pixels, path, applied, data_dir)
 
 
+# An exported model folder (written by `genlab.export`): what `load_run` reads from it.
+EXPORT_META = "genlab.json"  # format, versions, family, step, weights kind, upstream folders
+EXPORT_FORMAT, EXPORT_VERSION = "genlab-export", 1  # EXPORT_VERSION: the newest layout this code reads
+EXPORT_WEIGHTS, EXPORT_CONFIG, EXPORT_SPEC = "model.safetensors", "config.yaml", "data_spec.json"
+EXPORT_EXTRA, EXPORT_UPSTREAM = "extra_state.pt", "upstream"
+
+
+def is_export(folder: str | Path) -> bool:
+    """Whether `folder` is a model folder written by `genlab export` (not a training run folder)."""
+    folder = Path(folder)
+    return (folder / EXPORT_META).is_file() and not (folder / "checkpoints").exists()
+
+
+def read_export_meta(folder: Path) -> dict[str, Any]:
+    """The export's `genlab.json`, checked: a ConfigError line if it is not one this genlab reads."""
+    try:
+        meta = json.loads((folder / EXPORT_META).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{folder / EXPORT_META} cannot be read: {str(err).splitlines()[0]}") from None
+    if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
+        raise ConfigError(f"{folder / EXPORT_META} does not describe a genlab export")
+    version, trained = meta.get("format_version"), str(meta.get("trained_with_genlab", ""))
+    if not isinstance(version, int) or version > EXPORT_VERSION:
+        raise ConfigError(f"{folder}: export format {version} is newer than this genlab reads "
+                          f"({EXPORT_VERSION}); upgrade genlab")
+    if release(trained) < release(FIRST_LOADABLE):
+        raise ConfigError(f"{folder}: model trained by genlab {trained or '?'} (before {FIRST_LOADABLE}'s "
+                          "config layout); retrain it")
+    return meta
+
+
+def _load_export(folder: Path, device: torch.device, use_ema: bool, data_dir: str | None,
+                 overrides: Sequence[str]) -> Run:
+    """`load_run` for an export: the same model, seeding and weights as `load_run` of the run it
+    came from, read from the export's plain files; upstream runs from its `upstream/NAME/`."""
+    meta = read_export_meta(folder)
+    if not use_ema and meta.get("ema_weights"):
+        raise ConfigError(f"{folder} holds only the EMA weights (an export keeps the weights sampling "
+                          "uses); the raw weights are in the run folder it was exported from")
+    try:
+        raw_cfg = yaml.safe_load((folder / EXPORT_CONFIG).read_text())
+        data = json.loads((folder / EXPORT_SPEC).read_text())
+        weights = load_file(folder / EXPORT_WEIGHTS, device=str(device))
+        extra = (torch.load(folder / EXPORT_EXTRA, map_location=device, weights_only=True)
+                 if (folder / EXPORT_EXTRA).is_file() else {})
+    except (OSError, ValueError, yaml.YAMLError, SafetensorError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"export {folder} is incomplete or damaged: {first}") from None
+    if not isinstance(raw_cfg, dict):
+        raise DataError(f"export {folder}: {EXPORT_CONFIG} holds no config")
+    apply_runtime_overrides(raw_cfg, overrides)
+    cfg = Config.from_dict(raw_cfg)
+    spec = DataSpec(**{**data["spec"], "shape": tuple(data["spec"]["shape"])})
+    pixels = Pixels(**data["pixels"]) if data.get("pixels") else None
+    names = MODELS.get(cfg.model.name).upstream_runs(cfg.model.params)
+    dirs = {name: folder / EXPORT_UPSTREAM / name for name in names}
+    for name, where in dirs.items():
+        if not is_export(where):
+            raise DataError(f"export {folder} lacks its upstream run {name} ({where} is missing)")
+    torch.manual_seed(cfg.train.seed)  # as load_run: the same initial weights, the same stream after
+    model = build(cfg.model, spec, dirs).to(device)
+    path = folder / EXPORT_WEIGHTS
+    check_weights_fit(model.state_dict(), weights, path)
+    model.load_state_dict(weights)  # EMA weights already in place where the run kept them
+    model.load_extra_state(extra)
+    model.eval()
+    return Run(model, cfg, pixels, path, bool(meta.get("ema_weights")), data_dir)
+
+
 def apply_runtime_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> None:
     """Apply `model.KEY=VALUE` overrides to a saved run's raw config: only the config fields its model
     class lists in `runtime_options` (a sampler, a number of sampling steps: fields that change no
@@ -169,4 +250,5 @@ def apply_runtime_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> No
         apply_override(raw, item)
 
 
-__all__ = ["Run", "apply_runtime_overrides", "build", "load_run"]
+__all__ = ["EXPORT_META", "Run", "apply_runtime_overrides", "build", "is_export", "load_run",
+           "read_export_meta"]

@@ -2,9 +2,10 @@
 
 Restored: model weights (and each rank's extra state), optimizers, lr schedules, EMAs, the fp16
 loss scaler, the data-stream position and the random state, so a resumed run logs the values the
-uninterrupted run would have. Refused: a config that changes what the saved stream position means
-(`STREAM_KEYS`), or a `train.steps` short of the checkpoint. A changed `train.steps` keeps the
-schedules' saved horizon unless `train.replan_schedule` asks to stretch them.
+uninterrupted run would have; also the training time so far (wall and CPU seconds). Refused: a
+config that changes what the saved stream position means (`STREAM_KEYS`), or a `train.steps` short
+of the checkpoint. A changed `train.steps` keeps the schedules' saved horizon unless
+`train.replan_schedule` asks to stretch them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def resume(trainer: Trainer) -> None:
     set_rng_state(rng[rank] if rank < len(rng) else rng[0], trainer.device)
     trainer.model.load_extra_state(extra[rank] if rank < len(extra) else extra[0])
     trainer.step = int(state["step"])
+    saved = state.get("time")  # absent in checkpoints of genlab before the timing was recorded
+    if isinstance(saved, dict):
+        trainer.train_time = {k: float(saved.get(k, 0.0)) for k in ("wall_s", "cpu_s")}
     trainer.last_checkpoint = path
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,6 +171,10 @@ class Trainer:
         self._covers_all: set[tuple[str, ...]] = set()  # updates of every trainable parameter
         self.step = 0
         self.last_checkpoint: Path | None = None
+        # Time spent in fit() over every session of the run (a resume restores the earlier sessions'):
+        # wall-clock seconds and this process's CPU seconds (all its threads; GPU work not included).
+        self.train_time = {"wall_s": 0.0, "cpu_s": 0.0}
+        self._clock: tuple[float, float] | None = None  # (perf_counter, process_time) when fit began
         try:
             if self.dist.is_main:  # under torchrun only rank 0 owns the folder
                 self._lock = claim_run_folder(self.run_dir, resume=resume, overwrite=overwrite)
@@ -228,6 +233,7 @@ class Trainer:
         t = self.cfg.train
         progress = Progress(t.steps, t.progress and self.dist.is_main, start=self.step)
         self.model.train()
+        self._clock = (time.perf_counter(), time.process_time())
         last: dict[str, Any] = {}
         try:
             with StopRequests() as stop:
@@ -259,9 +265,22 @@ class Trainer:
             raise
         finally:
             progress.close()
+            self._stop_clock()
         if self.log:
             self.log.close()
         return last
+
+    def elapsed(self) -> dict[str, float]:
+        """Training time so far, all sessions of the run: {"wall_s": seconds, "cpu_s": CPU seconds
+        of this process}; saved in every checkpoint (the model card of `genlab export` reports it)."""
+        out = dict(self.train_time)
+        if self._clock is not None:
+            out["wall_s"] += time.perf_counter() - self._clock[0]
+            out["cpu_s"] += time.process_time() - self._clock[1]
+        return out
+
+    def _stop_clock(self) -> None:
+        self.train_time, self._clock = self.elapsed(), None
 
     def close(self) -> None:
         """Release what the trainer holds across processes (the process group genlab created, the
@@ -446,6 +465,7 @@ class Trainer:
             "data_spec": json.dumps(dataclasses.asdict(self.dataset.spec)),
             "pixels": json.dumps(dataclasses.asdict(self.pixels)) if self.pixels else "",
             "schedule_steps": self.schedule_steps,
+            "time": self.elapsed(),
         }
         self.last_checkpoint = save_checkpoint(self.run_dir / "checkpoints", self.step,
                                                self.model.state_dict(), state,
