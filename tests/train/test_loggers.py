@@ -263,3 +263,39 @@ def test_tensorboard_gets_scalars_images_and_purges_replayed_steps(tmp_path, mon
         trainer.fit()
     assert FakeWriter.calls[0] == ("open", "tensorboard", 5)  # events after the checkpoint (4) dropped
     assert [c[2] for c in FakeWriter.calls if c[:2] == ("scalar", "loss")] == [5, 6]
+
+
+def test_tensorboard_event_files_read_back_across_a_crash_and_a_resume(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (the `track` extra)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tracked(6, ["tensorboard"])
+    with pytest.raises(RuntimeError, match="crash"), Trainer(cfg, tmp_path, hooks=[CrashAt(5)]) as trainer:
+        trainer.fit()  # steps 1..5 logged, checkpoint at 3
+    with Trainer(cfg, tmp_path, resume=True, hooks=standard_hooks(cfg)) as trainer:
+        trainer.fit()
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    loss = {e.step: e.value for e in events.Scalars("loss")}
+    assert [e.step for e in events.Scalars("loss")] == [1, 2, 3, 4, 5, 6]  # 4, 5 purged, then replayed
+    jsonl = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "metrics.jsonl") if "loss" in r}
+    assert loss == pytest.approx(jsonl, rel=1e-6)
+    assert {"samples", "loss"} <= set(events.Tags()["images"])
+
+
+def test_mlflow_from_the_cli_train_then_resume(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow", reason="mlflow-skinny is not installed (the `track` extra)")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store, out = tmp_path / "store", str(tmp_path / "run")
+    args = ["train", "vae-digits", *TOY, "train.steps=2", "train.loggers=[mlflow]",
+            f"train.mlflow_uri={store}", "train.mlflow_experiment=toys", "--out", out]
+    assert main(args) == 0
+    assert main(["train", "--resume", "--out", out, "train.steps=4"]) == 0
+    assert capsys.readouterr().err == ""
+    client = MlflowClient(store.as_uri())
+    [run] = client.search_runs([client.get_experiment_by_name("toys").experiment_id])
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2, 3, 4]
+    assert run.data.params["train.steps"] == "2" and run.data.tags["changed.train.steps"] == "4"
+    assert run.info.run_name == "run" and run.info.status == "FINISHED"
