@@ -1,7 +1,8 @@
 """Run folders from the outside: the standard hooks of `genlab train`, and loading a finished run.
 
 A run folder holds config.yaml, metrics.jsonl, checkpoints/ (see `genlab.core.checkpoint`),
-samples/ and loss.png. `load_run` and `Run` live in `genlab.train.build` (the trainer builds models
+samples/ and loss.png, and with tracking backends (`train.loggers`) trackers.json and their files
+(tensorboard/, mlruns/, wandb/). `load_run` and `Run` live in `genlab.train.build` (the trainer builds models
 with upstream runs through the same code) and are re-exported here.
 """
 

@@ -299,3 +299,16 @@ def test_mlflow_from_the_cli_train_then_resume(tmp_path, monkeypatch, capsys):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2, 3, 4]
     assert run.data.params["train.steps"] == "2" and run.data.tags["changed.train.steps"] == "4"
     assert run.info.run_name == "run" and run.info.status == "FINISHED"
+
+
+def test_eval_into_a_backend_that_is_gone_warns_and_logs_nothing(tmp_path, monkeypatch, capsys):
+    from genlab.train.loggers import log_evaluation
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    saved = {"mlflow": {"tracking_uri": "file:/x", "run_id": "r"}}
+    (tmp_path / "trackers.json").write_text(json.dumps(saved))
+    (tmp_path / "eval.json").write_text("{}")
+    log_evaluation(Config.from_dict(tiny_vae()), tmp_path, tmp_path / "eval.json", 3, {"eval/w2": 1.0})
+    err = capsys.readouterr().err
+    assert err.startswith("genlab: warning: not logging to mlflow: train.loggers: mlflow needs")
+    assert err.count("\n") == 1

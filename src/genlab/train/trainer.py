@@ -50,7 +50,8 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 class Hook(Protocol):
     """Work done beside training on rank 0 (sample grids, evaluations, plots): `due(step, end)`
-    says when, `__call__(trainer)` does it.
+    says when, `__call__(trainer)` does it. A hook logs numbers with `trainer.log_record` and hands
+    the files it writes to the tracking backends with `trainer.loggers.artifact(path, step)`.
 
     Example:
         A hook that reports once, at the end of a 2-step run of the VAE on 2-D points:
@@ -95,7 +96,8 @@ def check_disjoint(groups: dict[str, list[nn.Parameter]]) -> None:
 class Trainer:
     """Trains `cfg`'s model on `cfg`'s data, writing everything under `run_dir`.
 
-    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/; `hooks` (see
+    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/ (and what the backends of
+    `train.loggers` write, with RUN/trackers.json; `self.loggers`, see `genlab.train.loggers`); `hooks` (see
     `genlab.runs.standard_hooks`) add sample grids, evaluations and the loss plot. With
     `resume=True` the run continues from its latest checkpoint exactly: model (and its per-rank
     extra state), optimizers, schedules, EMA, data position and random state are all restored
