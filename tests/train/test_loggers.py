@@ -3,6 +3,7 @@ from a local file store across a crash and a resume, W&B's offline run file, Ten
 
 import json
 import sys
+import time
 import types
 import typing
 from pathlib import Path
@@ -196,6 +197,8 @@ def wandb_records(path: Path):
             pos += block - pos % block
             continue
         length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        if pos + 7 + length > len(data):  # a chunk still being written
+            return
         pending += data[pos + 7:pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # FULL or LAST
@@ -215,6 +218,11 @@ def test_wandb_offline_run_holds_the_scalars_and_files(tmp_path, monkeypatch):
         trainer.fit()
     saved = json.loads((run_dir / "trackers.json").read_text())["wandb"]
     [run_file] = (run_dir / "wandb").glob(f"offline-run-*-{saved['id']}/run-{saved['id']}.wandb")
+    # wandb's service process may still be writing the file when finish() returns: wait for its end
+    deadline = time.monotonic() + 20
+    while "exit" not in [r.WhichOneof("record_type") for r in wandb_records(run_file)]:
+        assert time.monotonic() < deadline, "the W&B run file never got its exit record"
+        time.sleep(0.1)
     history = []
     for record in wandb_records(run_file):
         if record.WhichOneof("record_type") == "history":
