@@ -96,8 +96,8 @@ def check_disjoint(groups: dict[str, list[nn.Parameter]]) -> None:
 class Trainer:
     """Trains `cfg`'s model on `cfg`'s data, writing everything under `run_dir`.
 
-    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/ (and what the backends of
-    `train.loggers` write, with RUN/trackers.json; `self.loggers`, see `genlab.train.loggers`); `hooks` (see
+    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/, and what the tracking backends
+    of `train.loggers` write (`self.loggers`, see `genlab.train.loggers`); `hooks` (see
     `genlab.runs.standard_hooks`) add sample grids, evaluations and the loss plot. With
     `resume=True` the run continues from its latest checkpoint exactly: model (and its per-rank
     extra state), optimizers, schedules, EMA, data position and random state are all restored

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from genlab import __version__
 from genlab.config import Config
 from genlab.core.errors import ConfigError
 from genlab.train.loggers.base import LOGGERS, flatten_config, missing_extra
@@ -102,8 +103,8 @@ class MlflowLogger:
                 experiment = client.get_experiment_by_name(cfg.train.mlflow_experiment)
                 experiment_id = (experiment.experiment_id if experiment is not None
                                  else client.create_experiment(cfg.train.mlflow_experiment))
-                run = client.create_run(experiment_id, run_name=run_dir.name,
-                                        tags={"genlab.run_dir": str(run_dir.resolve())})
+                tags = {"genlab.run_dir": str(run_dir.resolve()), "genlab.version": __version__}
+                run = client.create_run(experiment_id, run_name=run_dir.name, tags=tags)
                 self.run_id = run.info.run_id
                 new = [Param(k, v) for k, v in params.items()]
             for i in range(0, len(new), PARAM_BATCH):
