@@ -4,6 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 DEMO    := runs/demo
+# Optional extras added to `make dev`, e.g. `make test EXTRAS=,track` (as .ci/run does)
+EXTRAS  ?=
 
 .PHONY: venv install dev demo test test-cuda lint data clean
 
@@ -18,7 +20,7 @@ install: $(BIN)/python
 
 # torchcfm without its dependencies (they pull torchvision and a CUDA torch); tests compare with its MLP.
 dev: install
-	$(BIN)/pip install -q $(TORCH) -e ".[dev]"
+	$(BIN)/pip install -q $(TORCH) -e ".[dev$(EXTRAS)]"
 	$(BIN)/pip install -q --no-deps torchcfm
 
 demo: install

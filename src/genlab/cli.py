@@ -180,9 +180,12 @@ def _cmd_eval_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from genlab.core.checkpoint import checkpoint_step
     from genlab.core.output_path import writable_file
     from genlab.eval.evaluate import evaluate
+    from genlab.eval.hooks import eval_scalars
     from genlab.runs import is_export, load_run
+    from genlab.train.loggers import log_evaluation
 
     for flag, value, low in (("--n-real", args.n_real, 1), ("--n-samples", args.n_samples, 1),
                              ("--importance-samples", args.importance_samples, 1),
@@ -233,6 +236,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else default_out
     out.write_text(text + "\n")
     print(text)
+    if not exported:  # into the run's tracked runs (RUN/trackers.json), at the evaluated checkpoint's step
+        log_evaluation(cfg, Path(args.run_dir), out, checkpoint_step(run.checkpoint), eval_scalars(result))
     return 0
 
 

@@ -25,7 +25,7 @@ from genlab.core.checks import check_int, check_range
 from genlab.core.device import check_device
 from genlab.core.errors import ConfigError
 from genlab.core.strict_yaml import load_yaml_text
-from genlab.core.typed import build_dataclass, check_keys, plain
+from genlab.core.typed import build_dataclass, check_keys, coerce, plain
 from genlab.models import MODELS  # importing the families registers them
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 from genlab.presets import load_preset_dict
@@ -73,7 +73,15 @@ class TrainConfig:
     ckpt_every: int = 500
     keep_checkpoints: int = 2
     n_samples: int = 64  # images in each sample grid
-    tensorboard: bool = False
+    # Where the run is logged besides metrics.jsonl (`jsonl`, always on): `tensorboard`, `mlflow`,
+    # `wandb` (genlab.train.loggers; the optional extra `pip install "genlab[track]"`). Rank 0 only.
+    loggers: list[Literal["jsonl", "tensorboard", "mlflow", "wandb"]] = field(
+        default_factory=lambda: ["jsonl"])
+    # MLflow tracking URI; unset: $MLFLOW_TRACKING_URI, else the file store RUN/mlruns
+    mlflow_uri: str | None = None
+    mlflow_experiment: str = "genlab"
+    wandb_project: str = "genlab"
+    wandb_mode: Literal["online", "offline"] | None = None  # unset: $WANDB_MODE, else online
     progress: bool = True
     replan_schedule: bool = False  # on resume with a new train.steps: stretch lr schedules to it
     # torch.compile each top-level submodule of the model (weights and checkpoints unchanged); not
@@ -92,6 +100,10 @@ class TrainConfig:
         if self.seed >= MAX_SEED:
             raise ConfigError(f"train.seed must be an integer in [0, 2**63), got {self.seed}")
         check_device("train.device", self.device)
+        self.loggers = list(dict.fromkeys(["jsonl", *self.loggers]))  # jsonl always, each name once
+        for name in ("mlflow_experiment", "wandb_project"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"train.{name} must be a non-empty name")
 
 
 @dataclass
@@ -170,7 +182,7 @@ class Config:
             model=ModelSpec(str(name), params),
             data=build_dataclass(DataConfig, raw.get("data") or {}, "data."),
             optim=optim,
-            train=build_dataclass(TrainConfig, raw.get("train") or {}, "train."),
+            train=build_dataclass(TrainConfig, _legacy_train(raw.get("train") or {}), "train."),
             eval=build_dataclass(EvalConfig, raw.get("eval") or {}, "eval."),
         )
 
@@ -193,6 +205,18 @@ def _section(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{name} must be a mapping of options (key: value), got {value!r:.80}")
     return value
+
+
+def _legacy_train(raw: Any) -> Any:
+    """Read `train.tensorboard: true` (genlab <= 0.2.0, still in older run folders' configs) as
+    `tensorboard` in train.loggers."""
+    if not isinstance(raw, dict) or "tensorboard" not in raw:
+        return raw
+    raw = dict(raw)
+    if coerce(raw.pop("tensorboard"), bool, "train.tensorboard"):
+        loggers = coerce(raw.get("loggers", ["jsonl"]), list[str], "train.loggers")
+        raw["loggers"] = [*loggers, "tensorboard"]
+    return raw
 
 
 def load_config(source: str | Path, overrides: Sequence[str] = ()) -> Config:

@@ -1,9 +1,10 @@
 """Run folders from the outside: the standard hooks of `genlab train`, and loading a finished run.
 
 A run folder holds config.yaml, metrics.jsonl, checkpoints/ (see `genlab.core.checkpoint`),
-samples/ and loss.png. `load_run` (which also loads `genlab export` folders, see `genlab.export`)
-and `Run` live in `genlab.train.build` (the trainer builds models with upstream runs through the
-same code) and are re-exported here.
+samples/ and loss.png, and with tracking backends (`train.loggers`) trackers.json and their files
+(tensorboard/, mlruns/, wandb/). `load_run` (which also loads `genlab export` folders, see
+`genlab.export`) and `Run` live in `genlab.train.build` (the trainer builds models with upstream runs
+through the same code) and are re-exported here.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Rank 0 outlives rank 1 on purpose in these runs: a rank exiting with the gloo gr
 peer is still up is what used to abort with SIGABRT ("terminate called without an active exception").
 """
 
+import importlib.util
 import os
 import re
 import signal
@@ -79,8 +80,12 @@ def test_two_process_training_stays_in_sync_and_resumes(tmp_path):
     r0, r1 = states(tmp_path, "full")
     assert all(torch.equal(r0[k], r1[k]) for k in r0)  # identical replicas
 
-    launch(tmp_path, 8, "split", False, "half")
-    launch(tmp_path, 12, "split", True, "resumed")
+    # The split run is also tracked in MLflow where it is installed: rank 0 alone logs into it.
+    loggers = ["mlflow"] if importlib.util.find_spec("mlflow") else []
+    for steps in (8, 12):
+        write_config(tmp_path, f"cfg-tracked{steps}", steps=steps, ckpt_every=4, log_every=2, loggers=loggers)
+    launch(tmp_path, 8, "split", False, "half", cfg=tmp_path / "cfg-tracked8.yaml")
+    launch(tmp_path, 12, "split", True, "resumed", cfg=tmp_path / "cfg-tracked12.yaml")
     s0, s1 = states(tmp_path, "resumed")
     assert all(torch.equal(s0[k], s1[k]) for k in s0)
     assert all(torch.allclose(r0[k], s0[k], atol=1e-6) for k in r0)  # resume == uninterrupted
@@ -90,6 +95,14 @@ def test_two_process_training_stays_in_sync_and_resumes(tmp_path):
     from genlab.train.runlog import read_metrics
     steps = [r["step"] for r in read_metrics(tmp_path / "split" / "metrics.jsonl") if "loss" in r]
     assert steps == [2, 4, 6, 8, 10, 12]  # one writer (rank 0): no duplicated records
+    if loggers:
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient((tmp_path / "split" / "mlruns").as_uri())
+        [experiment] = [e for e in client.search_experiments() if e.name == "genlab"]
+        [run] = client.search_runs([experiment.experiment_id])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == steps
 
 
 @pytest.mark.slow

@@ -41,6 +41,13 @@ STEP_NAME = re.compile(r"step-[0-9]{7,12}")  # the only thing `latest` may name
 _POINTER_MAX = 64  # bytes read from `latest`; a valid pointer is ~20
 
 
+def checkpoint_step(path: Path) -> int:
+    """The training step of a checkpoint folder (`step-000500` -> 500)."""
+    if not STEP_NAME.fullmatch(path.name):
+        raise ValueError(f"{path} is not a checkpoint folder (step-NNNNNNN)")
+    return int(path.name.partition("-")[2])
+
+
 def _warn(msg: str) -> None:
     print(f"genlab: warning: {msg}", file=sys.stderr)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genlab.core.rng import isolated_rng
 from genlab.eval.evaluate import evaluate
@@ -25,5 +25,10 @@ class PeriodicEvaluation:
         with isolated_rng(trainer.cfg.eval.seed, trainer.device), trainer.ema_weights():
             result = evaluate(trainer.model, trainer.dataset, trainer.pixels, trainer.cfg.eval,
                               trainer.device)
-        trainer.log_record({f"eval/{k}": v for section in result.values() if isinstance(section, dict)
-                            for k, v in section.items() if isinstance(v, (int, float))})
+        trainer.log_record(eval_scalars(result))
+
+
+def eval_scalars(result: dict[str, Any]) -> dict[str, float]:
+    """The numbers of an `evaluate()` result, as `eval/NAME` (what metrics.jsonl and trackers log)."""
+    return {f"eval/{k}": v for section in result.values() if isinstance(section, dict)
+            for k, v in section.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

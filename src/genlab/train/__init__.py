@@ -8,7 +8,9 @@
   the finiteness check made at each flush;
 * `run_folder`: which folders a run may use (an existing run is resumed, overwritten or refused) and
   `runlock`, the per-folder lock behind it;
-* `runlog`: metrics.jsonl, TensorBoard and the progress bar; `ema`: weight averages;
+* `loggers`: where a run is logged (`train.loggers`: metrics.jsonl always, TensorBoard, MLflow,
+  W&B), continued across resumes and by `genlab eval`;
+* `runlog`: reading metrics.jsonl, and the progress bar; `ema`: weight averages;
   `distributed`: torchrun process groups and gradient averaging; `signals`: stopping at a step
   boundary on SIGINT/SIGTERM.
 """

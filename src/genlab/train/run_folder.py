@@ -16,8 +16,9 @@ from genlab.core.errors import ConfigError
 from genlab.train.runlock import RunLock
 
 # What a run writes, and so what overwriting deletes (config.yaml is rewritten by the new run).
-RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")
-RUN_FILES = ("metrics.jsonl", "eval.json", "loss.png")
+# mlruns and wandb: the default MLflow file store and W&B's run files (genlab.train.loggers).
+RUN_FOLDERS = ("checkpoints", "samples", "tensorboard", "mlruns", "wandb")
+RUN_FILES = ("metrics.jsonl", "eval.json", "loss.png", "trackers.json")
 
 
 def holds_run(run_dir: str | Path) -> bool:

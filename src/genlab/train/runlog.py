@@ -1,4 +1,5 @@
-"""Run logging: metrics.jsonl (always), TensorBoard (optional), a terminal progress line."""
+"""Run logging: reading and cutting metrics.jsonl (written by `genlab.train.loggers.jsonl`), and the
+terminal progress line."""
 
 from __future__ import annotations
 
@@ -9,41 +10,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-from genlab.core.errors import ConfigError
-
-
-class MetricsLog:
-    """Appends one JSON object per record to RUN/metrics.jsonl; mirrors scalars to TensorBoard.
-
-    The file is opened per record (records come every `log_every` steps), so a log stays usable
-    after `close()` and a crash never leaves a buffered, unwritten line.
-    """
-
-    def __init__(self, run_dir: Path, tensorboard: bool = False):
-        self.run_dir, self.path, self.tensorboard = run_dir, run_dir / "metrics.jsonl", tensorboard
-        self._tb = None
-        if tensorboard:
-            try:
-                import torch.utils.tensorboard  # noqa: F401
-            except ImportError:
-                raise ConfigError("train.tensorboard=true needs `pip install tensorboard`") from None
-
-    def write(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tensorboard:
-            if self._tb is None:
-                from torch.utils.tensorboard import SummaryWriter
-                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
-            for k, v in record.items():
-                if k != "step" and isinstance(v, (int, float)):
-                    self._tb.add_scalar(k, v, record["step"])
-
-    def close(self) -> None:
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
 
 
 def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -38,10 +38,11 @@ from genlab.optim import build_optimizer, build_scheduler, flat_params, needs_cl
 from genlab.train.build import build
 from genlab.train.distributed import DistEnv
 from genlab.train.ema import EMA
+from genlab.train.loggers import Loggers
 from genlab.train.resume import resume as resume_from_checkpoint
 from genlab.train.run_folder import claim_run_folder
 from genlab.train.runlock import RunLock
-from genlab.train.runlog import MetricsLog, Progress, cut_metrics
+from genlab.train.runlog import Progress
 from genlab.train.signals import StopRequests
 from genlab.train.window import LogWindow
 
@@ -50,7 +51,8 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 class Hook(Protocol):
     """Work done beside training on rank 0 (sample grids, evaluations, plots): `due(step, end)`
-    says when, `__call__(trainer)` does it.
+    says when, `__call__(trainer)` does it. A hook logs numbers with `trainer.log_record` and hands
+    the files it writes to the tracking backends with `trainer.loggers.artifact(path, step)`.
 
     Example:
         A hook that reports once, at the end of a 2-step run of the VAE on 2-D points:
@@ -95,7 +97,8 @@ def check_disjoint(groups: dict[str, list[nn.Parameter]]) -> None:
 class Trainer:
     """Trains `cfg`'s model on `cfg`'s data, writing everything under `run_dir`.
 
-    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/; `hooks` (see
+    `run_dir` receives config.yaml, metrics.jsonl and checkpoints/, and what the tracking backends
+    of `train.loggers` write (`self.loggers`, see `genlab.train.loggers`); `hooks` (see
     `genlab.runs.standard_hooks`) add sample grids, evaluations and the loss plot. With
     `resume=True` the run continues from its latest checkpoint exactly: model (and its per-rank
     extra state), optimizers, schedules, EMA, data position and random state are all restored
@@ -130,6 +133,7 @@ class Trainer:
                  model: Model | None = None, overwrite: bool = False):
         self.cfg, self.run_dir, self.hooks = cfg, Path(run_dir), list(hooks)
         self._lock: RunLock | None = None
+        self.loggers = Loggers()  # opened below on rank 0; empty (nothing logged) on the others
         t = cfg.train  # ranges, choices and grad_accum | batch_size are checked by the config itself
         if cfg.data.data_dir:  # saved absolute in config.yaml, so the run does not depend on the cwd
             absolute = str(Path(cfg.data.data_dir).expanduser().resolve())
@@ -145,6 +149,8 @@ class Trainer:
         probe = resolve_device(t.device)
         self.dist = DistEnv.from_env(probe.type)
         self.device = resolve_device(t.device, self.dist.local_rank)
+        if self.dist.is_main:  # a tracking backend that cannot start is refused before data loads
+            Loggers.check(cfg, self.run_dir)
         self.amp_dtype = PRECISIONS[t.precision] if self.device.type == "cuda" else None
         if t.precision != "fp32" and self.amp_dtype is None and self.dist.is_main:
             print(f"genlab: train.precision={t.precision} is CUDA-only; training in fp32 on CPU")
@@ -180,16 +186,14 @@ class Trainer:
                 self._lock = claim_run_folder(self.run_dir, resume=resume, overwrite=overwrite)
             if resume:
                 resume_from_checkpoint(self)
-                if self.dist.is_main:  # steps past the checkpoint are replayed: log them once
-                    cut_metrics(self.run_dir / "metrics.jsonl", self.step)
+            # metrics.jsonl and the tracking backends (rank 0 only; the others log nothing). On a
+            # resume, steps past the checkpoint are replayed: each is logged once (genlab.train.loggers).
+            if self.dist.is_main:
+                (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
+                self.loggers = Loggers.open(cfg, self.run_dir, self.step if resume else None)
         except BaseException:
             self._release_lock()
             raise
-
-        self.log: MetricsLog | None = None
-        if self.dist.is_main:
-            (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
-            self.log = MetricsLog(self.run_dir, t.tensorboard)
         self.window = LogWindow(self.step)
 
     def _build_optimizers(self) -> None:
@@ -235,6 +239,7 @@ class Trainer:
         self.model.train()
         self._clock = (time.perf_counter(), time.process_time())
         last: dict[str, Any] = {}
+        status = "FAILED"  # how the tracked runs end
         try:
             with StopRequests() as stop:
                 while self.step < t.steps:
@@ -258,7 +263,9 @@ class Trainer:
                         for hook in self.hooks:
                             if hook.due(s, end):
                                 hook(self)
+            status = "FINISHED"
         except KeyboardInterrupt as err:
+            status = "KILLED"
             if not isinstance(err, TrainingInterrupted) and self.dist.is_main:
                 print(f"\ngenlab: forced stop during step {self.step + 1}; last checkpoint kept: "
                       f"{self.last_checkpoint}")
@@ -266,8 +273,7 @@ class Trainer:
         finally:
             progress.close()
             self._stop_clock()
-        if self.log:
-            self.log.close()
+            self.loggers.close(status)
         return last
 
     def elapsed(self) -> dict[str, float]:
@@ -284,7 +290,8 @@ class Trainer:
 
     def close(self) -> None:
         """Release what the trainer holds across processes (the process group genlab created, the
-        run-folder lock)."""
+        run-folder lock) and end tracked runs `fit` has not ended."""
+        self.loggers.close("KILLED")
         self._release_lock()
         self.dist.close()
 
@@ -419,23 +426,21 @@ class Trainer:
         bad = window.non_finite(self.dist)  # the window's one host sync (every rank takes part)
         if bad is not None:
             step, names = bad
-            if self.log:
-                self.log.write({"step": step, "error": "non-finite loss", "losses": names})
+            self.loggers.log({"step": step, "error": "non-finite loss", "losses": names})
             good = str(self.last_checkpoint) if self.last_checkpoint else None
             raise NonFiniteLossError(step, names, good)
         record: dict[str, Any] = {"step": self.step, "steps_per_s": n / max(window.elapsed(), 1e-9)}
         record.update(window.means())
         for g, opt in self.optimizers.items():
             record[f"lr/{g}"] = opt.param_groups[0]["lr"]
-        if self.log:
-            self.log.write(record)
+        self.loggers.log(record)
         window.reset(self.step)
         return record
 
     def log_record(self, record: dict[str, Any]) -> None:
-        """Append a record (e.g. a hook's evaluation) to metrics.jsonl at the current step."""
-        if self.log:
-            self.log.write({"step": self.step, **record})
+        """Log a record (e.g. a hook's evaluation) at the current step: metrics.jsonl and the
+        tracking backends (`self.loggers`; hooks give it their files with `self.loggers.artifact`)."""
+        self.loggers.log({"step": self.step, **record})
 
     @contextlib.contextmanager
     def ema_weights(self) -> Iterator[None]:

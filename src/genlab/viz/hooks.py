@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 @dataclass
 class SampleGrid:
     """RUN/samples/step-N.png from the EMA weights (if any), drawn with the evaluation seed so
-    it never disturbs the training random stream; only for models that can sample."""
+    it never disturbs the training random stream, and sent to the run's tracking backends; only for
+    models that can sample."""
 
     every: int = 0  # 0: at the end only
     n: int = 64
@@ -39,15 +40,19 @@ class SampleGrid:
             finally:
                 model.train()
         path = trainer.run_dir / "samples" / f"step-{trainer.step:07d}.png"
-        save_samples(samples, path, trainer.dataset, trainer.pixels, f"step {trainer.step}")
+        written = save_samples(samples, path, trainer.dataset, trainer.pixels, f"step {trainer.step}")
+        trainer.loggers.artifact(written, trainer.step, "samples")
 
 
 @dataclass
 class LossPlot:
-    """RUN/loss.png: every logged training scalar against the step, at the end of training."""
+    """RUN/loss.png: every logged training scalar against the step, at the end of training (also sent
+    to the run's tracking backends)."""
 
     def due(self, step: int, end: bool) -> bool:
         return end
 
     def __call__(self, trainer: Trainer) -> None:
-        plot_losses(read_metrics(trainer.run_dir / "metrics.jsonl"), trainer.run_dir / "loss.png")
+        written = plot_losses(read_metrics(trainer.run_dir / "metrics.jsonl"), trainer.run_dir / "loss.png")
+        if written is not None:  # None: nothing to plot
+            trainer.loggers.artifact(written, trainer.step)
