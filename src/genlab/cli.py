@@ -1,4 +1,4 @@
-"""The `genlab` command: list, train, sample, eval."""
+"""The `genlab` command: list, train, sample, eval, compare."""
 
 from __future__ import annotations
 
@@ -227,6 +227,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from genlab.report import compare_runs
+
+    report = compare_runs(args.runs, args.output)
+    print(report.markdown, end="")
+    if report.path is not None:
+        print(f"genlab: wrote {report.path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_features_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -310,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "eval.probe_n_train/probe_n_test, or the largest of --n-real/--n-samples/--n-test)")
     e.add_argument("--no-probe", action="store_true", help="skip an encoder's linear probe")
     e.set_defaults(func=_cmd_eval)
+
+    c = sub.add_parser("compare", help="runs side by side: a Markdown table of their eval.json metrics on "
+                       "stdout and, with -o, one self-contained HTML page with sample grids and loss curves")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run folders (after `genlab eval RUN` for metrics)")
+    c.add_argument("-o", "--output", metavar="REPORT.html", help="write the HTML page here (.html/.htm)")
+    c.set_defaults(func=_cmd_compare)
 
     f = sub.add_parser("features", help="genlab's own image feature networks (for FD/KID/PRDC)")
     fsub = f.add_subparsers(dest="features_command", required=True)
