@@ -26,11 +26,15 @@ class Metric:
         return "↓" if self.better == "lower" else "↑"
 
 
-# eval.json key (glob pattern, first match wins; `*` stands for the feature network's short name or
-# a likelihood estimator's name) -> Metric, or None for numbers that describe a metric (its spread,
-# its subset sizes) rather than measure the model. Keys matching nothing are not metrics.
+# Every number `genlab eval` writes, by eval.json key (glob pattern, first match wins; `*` stands for
+# the feature network's short name or a likelihood estimator's name) -> its Metric, or None for
+# numbers that describe how a metric was measured (sample counts, seeds, spreads, baselines) rather
+# than the model. tests/report/test_table.py checks that a real eval.json holds no undeclared number.
 METRICS: dict[str, Metric | None] = {
-    "kid_*_std": None, "kid_subsets": None, "kid_subset_size": None,
+    **dict.fromkeys(("kid_*_std", "kid_subsets", "kid_subset_size", "n_test", "seed", "importance_samples",
+                     "n_real", "n_fake", "mmd_bandwidth", "mmd_n_fake", "w2_n", "n_modes",
+                     "mode_threshold_std", "probe_n_train", "probe_n_test", "classifier_max_iter",
+                     "probe_raw_pixels_accuracy", "probe_random_init_accuracy")),
     "*_bits_per_dim": Metric("lower", "bits/dim"),
     "*_nats": Metric("higher", "nats/example"),  # log-likelihood estimates (ELBO, IS, exact)
     "fd_*": Metric("lower", "squared feature distance"),  # Fréchet distance (FID in Inception space)
