@@ -58,6 +58,14 @@ def test_table_naming_the_wrong_module_fails_clearly():
         reg.get("thing")
 
 
+def test_a_lazy_name_cannot_be_taken_by_another_module():
+    class Impostor:
+        pass
+
+    with pytest.raises(ValueError, match="'vae' belongs to genlab.models.vae.model"):
+        MODELS.register("vae")(Impostor)
+
+
 def test_get_still_returns_the_class():
     assert MODELS.get("vae").__name__ == "VAE"
     assert MODELS.get("vqvae-prior").__module__ == "genlab.models.vqvae.prior"

@@ -31,6 +31,9 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(entry: T) -> T:
+            owner = self._lazy.get(name)
+            if owner is not None and getattr(entry, "__module__", owner) != owner:
+                raise ValueError(f"{self.kind} {name!r} belongs to {owner}; register another name")
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = entry
