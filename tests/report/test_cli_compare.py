@@ -82,3 +82,18 @@ def test_compare_imports_no_torch(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_failed_write_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    a = make_run(tmp_path, "a")
+    page = tmp_path / "report.html"
+    page.write_text("old page")
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    code, _, err = run(["compare", a, "-o", page], capsys)
+    assert code == 2 and err.strip() == f"genlab: error: cannot write {page}: No space left on device"
+    assert page.read_text() == "old page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "report.html"]  # the temporary is removed
