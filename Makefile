@@ -4,10 +4,10 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 DEMO    := runs/demo
-# Optional extras added to `make dev`, e.g. `make test EXTRAS=,track` (as .ci/run does)
-EXTRAS  ?=
+# pip extras of `make dev`/`make test`; .ci/run adds `track` (tracking backends) and `report` (selenium)
+EXTRAS  ?= dev
 
-.PHONY: venv install dev demo test test-cuda lint data clean
+.PHONY: venv install dev demo test test-cuda lint data browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ install: $(BIN)/python
 
 # torchcfm without its dependencies (they pull torchvision and a CUDA torch); tests compare with its MLP.
 dev: install
-	$(BIN)/pip install -q $(TORCH) -e ".[dev$(EXTRAS)]"
+	$(BIN)/pip install -q $(TORCH) -e ".[$(EXTRAS)]"
 	$(BIN)/pip install -q --no-deps torchcfm
 
 demo: install
@@ -42,6 +42,11 @@ lint: dev
 # Fashion-MNIST for benchmarks (Debian package; tests never need it).
 data:
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
+
+# Chromium and its driver for the `genlab compare` browser test (Debian packages; the test skips
+# without them, and without selenium: `make test EXTRAS=dev,report`). .ci/run installs both.
+browser:
+	apt-get update -qq && apt-get install -y -qq chromium chromium-driver
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -22,8 +22,9 @@ _EXPORTS = {
     "Trainer": "genlab.train.trainer", "Hook": "genlab.train.trainer",
     "load_run": "genlab.runs", "standard_hooks": "genlab.runs", "Run": "genlab.runs",
     "MODELS": "genlab.models", "build_model": "genlab.models",
-    "DATASETS": "genlab.data.dataset", "load_dataset": "genlab.data",
+    "DATASETS": "genlab.data.registry", "load_dataset": "genlab.data",
     "evaluate": "genlab.eval.evaluate", "export_run": "genlab.export",
+    "compare_runs": "genlab.report",
     **{name: "genlab.core.protocol" for name in (
         "Model", "DataSpec", "Update", "StepContext", "Sampler", "DensityModel", "Encoder")},
     **{name: "genlab.core.errors" for name in (

@@ -1,4 +1,4 @@
-"""The `genlab` command: list, train, sample, eval, export."""
+"""The `genlab` command: list, train, sample, eval, export, compare."""
 
 from __future__ import annotations
 
@@ -280,6 +280,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from genlab.report import compare_runs
+
+    report = compare_runs(args.runs, args.output)
+    print(report.markdown, end="")
+    if report.path is not None:
+        print(f"genlab: wrote {report.path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_features_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -375,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--partial", action="store_true",
                    help="export a run whose latest checkpoint stops short of train.steps")
     x.set_defaults(func=_cmd_export)
+
+    c = sub.add_parser("compare", help="runs side by side: a Markdown table of their eval.json metrics on "
+                       "stdout and, with -o, one self-contained HTML page with sample grids and loss curves")
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run folders (after `genlab eval RUN` for metrics)")
+    c.add_argument("-o", "--output", metavar="REPORT.html", help="write the HTML page here (.html/.htm)")
+    c.set_defaults(func=_cmd_compare)
 
     f = sub.add_parser("features", help="genlab's own image feature networks (for FD/KID/PRDC)")
     fsub = f.add_subparsers(dest="features_command", required=True)

@@ -26,7 +26,7 @@ from genlab.core.device import check_device
 from genlab.core.errors import ConfigError
 from genlab.core.strict_yaml import load_yaml_text
 from genlab.core.typed import build_dataclass, check_keys, coerce, plain
-from genlab.models import MODELS  # importing the families registers them
+from genlab.models import MODELS  # a family is imported when its name is first looked up
 from genlab.optim.config import OptimConfig, inherit, optim_from_dict, optim_to_dict, replace_choice
 from genlab.presets import load_preset_dict
 

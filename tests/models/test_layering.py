@@ -1,7 +1,7 @@
 """Layering of the whole package, read from the source (every import, also inside functions).
 
     core < (data, nets, distributions, optim, mtl, regularizers, presets, adversarial, ode, sampling)
-         < models < config < train < (eval, viz) < (runs, recipes) < cli
+         < models < config < train < (eval, viz) < (runs, recipes, report) < cli
 
 A module may import its own layer and the layers below, never a higher one. Packages of one layer
 may use each other as long as no import cycle forms; at module level no genlab module may take part
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),
     ("train",),
     ("eval", "viz"),
-    ("runs", "recipes", "export"),
+    ("runs", "recipes", "export", "report"),
     ("cli", "__main__"),
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from genlab.core.choices import choice as choice  # re-exported: its home needs no torch
 from genlab.core.errors import ConfigError, DataError
-
-T = TypeVar("T")
-
-
-def choice(value: T, valid: Iterable[T], what: str) -> T:
-    """`value` if it is one of `valid`; else a ConfigError naming `what` and listing the choices."""
-    valid = list(valid)
-    if value not in valid:
-        raise ConfigError(f"unknown {what} {value!r}; choose one of: {', '.join(map(str, valid))}")
-    return value
 
 
 def feature_matrix(x: Tensor | Sequence, what: str = "features", min_rows: int = 1,

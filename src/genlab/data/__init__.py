@@ -1,13 +1,32 @@
-"""Datasets (`DATASETS` registry), pixel transforms and the resumable batch stream."""
+"""Datasets (`DATASETS` registry), pixel transforms and the resumable batch stream.
+
+Importing this package loads no dataset module (nor torch): `DATASETS` lists the names from a static
+table and imports a loader when its name is first looked up; the other names load on first use.
+"""
 
 from __future__ import annotations
 
-from genlab.data import digits, idx, image_folder, toy  # noqa: F401  (register loaders)
-from genlab.data.dataset import DATASETS, Dataset
-from genlab.data.pixels import Pixels
-from genlab.data.stream import BatchStream
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from genlab.data.registry import DATASETS
+
+if TYPE_CHECKING:
+    from genlab.data.dataset import Dataset
+    from genlab.data.pixels import Pixels
+
+_LAZY = {"Dataset": "genlab.data.dataset", "Pixels": "genlab.data.pixels",
+         "BatchStream": "genlab.data.stream"}
 
 __all__ = ["DATASETS", "BatchStream", "Dataset", "Pixels", "load_dataset", "pixels_for"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'genlab.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
 def load_dataset(cfg, seed: int = 0) -> Dataset:
@@ -30,6 +49,8 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
 
 def pixels_for(dataset: Dataset, cfg) -> Pixels | None:
     """The pixel transform for an image dataset (None for vector data)."""
+    from genlab.data.pixels import Pixels
+
     if not dataset.is_image:
         return None
     return Pixels(dataset.levels, cfg.pixels, cfg.range, cfg.logit_alpha)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from genlab.core.protocol import DataSpec
-from genlab.core.registry import Registry
+from genlab.data.registry import DATASETS as DATASETS  # noqa: F401  (its home: genlab.data.registry)
 
 
 @dataclass
@@ -66,7 +66,6 @@ class Dataset:
 
 
 DatasetLoader = Callable[..., Dataset]
-DATASETS: Registry[DatasetLoader] = Registry("dataset")
 
 
 def split(x: Tensor, labels: Tensor | None, test_fraction: float, seed: int):
