@@ -99,7 +99,8 @@ FAMILIES.update({
         "data": DATA, "optim": MODERN_OPTIM}),
     # OT-CFM from N(0, I); dopri5 sampling, Hutchinson ODE likelihood (one probe) on fewer test images
     "cfm": (None, {
-        "model": {"name": "cfm", "path": "otcfm", "sigma": 0.0, "source": "normal", "hidden": 16, **UNET,
+        "model": {"name": "cfm", "path": "otcfm", "sigma": 0.0, "source": "normal", "hidden": 16,
+                  **{k: v for k, v in UNET.items() if k != "groups"},  # cfm's U-Net uses its default groups
                   "solver": "dopri5", "atol": 1.0e-4, "rtol": 1.0e-4, "divergence": "hutchinson"},
         "data": {**DATA, "range": "symmetric"}, "optim": MODERN_OPTIM, "eval": {"n_test": 500}}),
 })

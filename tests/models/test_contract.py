@@ -4,6 +4,7 @@ Each model gets a tiny configuration; a model registered without one here fails 
 family cannot skip the contract.
 """
 
+import dataclasses
 import math
 
 import pytest
@@ -155,3 +156,11 @@ def test_state_round_trip(name, spec):
     for a, b in zip(expected, got):
         assert a == pytest.approx(b, rel=1e-6, abs=1e-7)
     assert all(math.isfinite(v) for v in expected)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_runtime_options_are_config_fields(name):
+    """What `genlab sample/eval RUN model.KEY=VALUE` may change must name real config fields."""
+    cls = MODELS.get(name)
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    assert set(cls.runtime_options) <= fields, set(cls.runtime_options) - fields

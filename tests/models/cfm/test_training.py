@@ -96,3 +96,17 @@ def test_preset_smoke_via_cli(name, tmp_path, capsys):
     losses = [r["loss"] for r in records if "loss" in r]
     assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
     assert list((run_dir / "samples").glob("*.png"))
+
+
+def test_sample_and_eval_take_runtime_options(tmp_path, capsys):
+    Trainer(config("toy", 2), tmp_path / "run").fit()
+    run = load_run(tmp_path / "run", "cpu", overrides=["model.solver=midpoint", "model.steps=3"])
+    torch.manual_seed(0)
+    run.model.sample(8)
+    assert run.model.last_nfe == 6  # midpoint: two velocity evaluations per step
+    assert main(["eval", str(tmp_path / "run"), "--n-samples", "64", "model.solver=euler",
+                 "model.steps=5"]) == 0
+    out = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert out["samples"]["nfe"] == 5 and out["runtime_overrides"] == ["model.solver=euler", "model.steps=5"]
+    assert main(["sample", str(tmp_path / "run"), "-o", str(tmp_path / "s.png"), "model.hidden=4"]) == 2
+    assert "cannot be changed for a trained run" in capsys.readouterr().err

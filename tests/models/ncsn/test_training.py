@@ -106,3 +106,14 @@ def test_eval_reports_the_samplers_nfe(tmp_path):
     run = load_run(tmp_path / "run", device="cpu")
     out = evaluate(run.model, run.dataset, run.pixels, run.cfg.eval, "cpu", n_samples=300, probe=False)
     assert out["samples"]["nfe"] == 5 * 2 + 1 and out["samples"]["n_fake"] == 300
+
+
+def test_sample_takes_runtime_options(tmp_path, capsys):
+    Trainer(config("vector", 2), tmp_path / "run").fit()
+    run = load_run(tmp_path / "run", "cpu", overrides=["model.steps_per_level=3", "model.denoise=false"])
+    run.model.sample(8)
+    assert run.model.last_nfe == 5 * 3  # levels x steps, no final denoising step
+    assert main(["sample", str(tmp_path / "run"), "-n", "4", "-o", str(tmp_path / "s.png"),
+                 "model.steps_per_level=1"]) == 0
+    assert main(["sample", str(tmp_path / "run"), "-o", str(tmp_path / "t.png"), "model.levels=9"]) == 2
+    assert "cannot be changed for a trained run" in capsys.readouterr().err

@@ -105,6 +105,10 @@ class CFM(Model):
 
     Config = CFMConfig
     default_ema: ClassVar[float] = 0.999  # EMA weights for sampling/eval unless optim.<group>.ema says
+    # config fields that change how a trained model samples or is evaluated, not its weights
+    # (genlab sample / eval RUN model.solver=euler model.steps=10)
+    runtime_options: ClassVar[tuple[str, ...]] = ("solver", "steps", "atol", "rtol", "divergence",
+                                                  "likelihood_solver")
 
     def __new__(cls, cfg: CFMConfig | None = None, spec: Any = None, *args: Any, **kwargs: Any) -> CFM:
         # The capability follows the source: isinstance(model, DensityModel) is true exactly when

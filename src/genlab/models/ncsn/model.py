@@ -61,6 +61,9 @@ class NCSN(Model):
     by annealed Langevin dynamics."""
 
     default_ema: ClassVar[float] = 0.999  # NCSNv2 technique 5: sample with an EMA of the weights
+    # config fields that change how a trained model samples, not its weights (genlab sample / eval
+    # RUN model.steps_per_level=10)
+    runtime_options: ClassVar[tuple[str, ...]] = ("steps_per_level", "eps", "denoise", "init", "clamp")
 
     @dataclass
     class Config:
