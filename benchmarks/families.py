@@ -3,11 +3,16 @@ measures a run (not run in CI).
 
 Families: VAE (arXiv:1312.6114), VQ-VAE + PixelCNN prior (arXiv:1711.00937), GAN (SN-GAN with the
 hinge loss, arXiv:1802.05957), flow (multi-scale RealNVP, arXiv:1605.08803), EBM (IGEBM,
-arXiv:1903.08689), AAE (arXiv:1511.05644) and ALI (arXiv:1606.00704). The shipped Fashion-MNIST
+arXiv:1903.08689), AAE (arXiv:1511.05644), ALI (arXiv:1606.00704), diffusion (DDPM,
+arXiv:2006.11239, sampled by DDIM, arXiv:2010.02502, and by respaced ancestral steps), NCSN (NCSNv2
+choices, arXiv:2006.09011) and flow matching (OT-CFM, arXiv:2302.00482). The shipped Fashion-MNIST
 presets are used where they exist (`vqvae-fashion`, `vqvae-prior-fashion`, `sngan-hinge-fashion`,
 `realnvp-fashion`, `ebm-fashion`); the others get the same DCGAN-style conv stacks
-(`genlab.nets.conv`, base width 32) and their digits preset's objective and optimizer. Nets
-therefore differ in size by family; the table lists each one's parameter count.
+(`genlab.nets.conv`, base width 32) and their digits preset's objective and optimizer; the three
+time-conditioned families share one small U-Net (below). Nets therefore differ in size by family;
+the table lists each one's parameter count. Rows in `VARIANTS` evaluate another row's trained run
+under runtime options (another sampler), so they share its training; NFE is the network evaluations
+per sample of the iterative samplers.
 
 Protocol, per family: build the `Config` from the preset (or the dict below), time a short probe
 run through `genlab.train.Trainer`, set `train.steps` so that training takes about `--seconds` of
@@ -92,9 +97,9 @@ FAMILIES.update({
                   "base": 16, **UNET, "sampler": "ddim", "sample_steps": 50, "eta": 0.0, "clip_x0": 1.0,
                   "likelihoods": ["bound"], "bound_terms": 50},
         "data": {**DATA, "range": "symmetric"}, "optim": MODERN_OPTIM, "eval": {"n_test": 1000}}),
-    # NCSNv2 noise levels (sigma_1 from the data, L by its rule), one Langevin step per level
+    # NCSNv2 noise levels (sigma_1 from the data, L by its rule) and its 5 Langevin steps per level
     "ncsn": (None, {
-        "model": {"name": "ncsn", "base": 16, **UNET, "sigma_min": 0.01, "steps_per_level": 1,
+        "model": {"name": "ncsn", "base": 16, **UNET, "sigma_min": 0.01, "steps_per_level": 5,
                   "denoise": True},
         "data": DATA, "optim": MODERN_OPTIM}),
     # OT-CFM from N(0, I); dopri5 sampling, Hutchinson ODE likelihood (one probe) on fewer test images
@@ -109,13 +114,18 @@ FAMILIES.update({
 # row respaces it to 100 steps (Nichol & Dhariwal 2021, arXiv:2102.09672, section 4).
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "diffusion-ddpm": ("diffusion", ["model.sampler=ddpm", "model.sample_steps=100"]),
+    # one Langevin step per level: a fifth of the NFE, but technique 4's step size for T = 1 is so
+    # large that the chains of a model this briefly trained do not contract
+    "ncsn-t1": ("ncsn", ["model.steps_per_level=1"]),
 }
-ORDER = ["vae", "vqvae", "gan", "flow", "ebm", "aae", "ali", "diffusion", "diffusion-ddpm", "ncsn", "cfm"]
+ORDER = ["vae", "vqvae", "gan", "flow", "ebm", "aae", "ali", "diffusion", "diffusion-ddpm", "ncsn", "ncsn-t1",
+         "cfm"]
 LABELS = {"vae": "VAE (conv)", "vqvae": "VQ-VAE + PixelCNN prior", "gan": "GAN (SN, hinge)",
           "flow": "Flow (RealNVP)", "ebm": "EBM (IGEBM, Langevin)", "aae": "AAE (conv)",
           "ali": "ALI (conv)", "diffusion": "Diffusion (DDPM, DDIM 50 steps)",
           "diffusion-ddpm": "Diffusion (same run, DDPM ancestral, 100 respaced steps)",
-          "ncsn": "NCSN (annealed Langevin)", "cfm": "Flow matching (OT-CFM, dopri5)"}
+          "ncsn": "NCSN (annealed Langevin, 5 steps per level)",
+          "ncsn-t1": "NCSN (same run, 1 step per level)", "cfm": "Flow matching (OT-CFM, dopri5)"}
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
