@@ -177,6 +177,7 @@ def test_refusals_are_one_line(image_run, tmp_path, capsys):
     _one_line(capsys, ["export", run, out], "not empty", "--overwrite")
     _one_line(capsys, ["export", run, run], "would contain run")
     _one_line(capsys, ["export", run, run.parent, "--overwrite"], "would contain run")
+    _one_line(capsys, ["export", run, run / "export"], "is inside run")
     (tmp_path / "file").write_text("x")
     _one_line(capsys, ["export", run, tmp_path / "file"], "existing file")
     assert not list(tmp_path.glob(".o.tmp-*")) and not (tmp_path / "o").exists()

@@ -124,6 +124,8 @@ def _check_target(run_dir: Path, out: Path, overwrite: bool) -> None:
     run, target = run_dir.resolve(), out.resolve()
     if target == run or target in run.parents:
         raise ConfigError(f"export folder {out} would contain run {run_dir}; choose another folder")
+    if run in target.parents:  # the run folder holds the run's own files only (--overwrite clears them)
+        raise ConfigError(f"export folder {out} is inside run {run_dir}; choose a folder outside it")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"export folder {out} is an existing file")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
