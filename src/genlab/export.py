@@ -32,7 +32,6 @@ range), and one stderr line naming what it skipped; a `--data-dir` without the d
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -48,6 +47,7 @@ from genlab import __version__
 from genlab.config import Config
 from genlab.core.checkpoint import VERSION_KEY, load_latest
 from genlab.core.errors import ConfigError, DataError
+from genlab.core.file_hash import sha256_file
 from genlab.core.protocol import DataSpec
 from genlab.models import MODELS
 from genlab.train.build import (
@@ -148,14 +148,6 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write(run_dir: Path, tmp: Path, partial: bool, name: str) -> None:
     """Fill the new folder `tmp` with the export of `run_dir` (upstream runs recursively); `name`:
     the folder's final name, which the model card's commands use."""
@@ -207,7 +199,7 @@ def _write(run_dir: Path, tmp: Path, partial: bool, name: str) -> None:
         "step": step, "steps": cfg.train.steps, "ema_weights": run.ema_weights, "parameters": n_params,
         "time": state.get("time"), "upstream": upstream,
         "source": {"run": str(run_dir.resolve()), "checkpoint": ckpt.name},
-        "weights_sha256": _sha256(tmp / EXPORT_WEIGHTS),
+        "weights_sha256": sha256_file(tmp / EXPORT_WEIGHTS),
     }
     (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2) + "\n")
     raw_spec = DataSpec(**{**spec, "shape": tuple(spec["shape"])})

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.core.errors import DataError
-from genlab.eval.features.store import FeatureNet, sha256_file
+from genlab.core.file_hash import sha256_file
+from genlab.eval.features.store import FeatureNet
 
 
 class BasicConv2d(nn.Sequential):

@@ -8,7 +8,6 @@ and the user's own, trained by `genlab features train` into `$GENLAB_CACHE/featu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genlab.core.errors import DataError
+from genlab.core.file_hash import sha256_file
 from genlab.nets.feature_cnn import FeatureCNN, NetSpec
 
 SHIPPED_DIR = Path(__file__).parent / "weights"
@@ -46,14 +46,6 @@ def net_key(dataset_name: str, source: str | None = None) -> str:
 def short_name(key: str) -> str:
     """The suffix of metric names in this feature space, e.g. `fd_fashion`."""
     return SHORT_NAMES.get(key, key).replace("-", "_")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
